@@ -1,0 +1,17 @@
+"""Classification Diffusion Models as scikit-learn density estimators."""
+
+from .estimator import ClassificationDensityEstimator
+from .networks import ResidualMLP
+from .normalizer import LogNormalizerEstimate, estimate_log_normalizer
+from .schedules import NoiseSchedule, make_schedule
+
+__all__ = [
+    "ClassificationDensityEstimator",
+    "LogNormalizerEstimate",
+    "NoiseSchedule",
+    "ResidualMLP",
+    "estimate_log_normalizer",
+    "make_schedule",
+]
+
+__version__ = "0.1.0"
