@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny estimator configurations that fit in well under a second."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cdm_estimators import ClassificationDensityEstimator
+
+TINY = dict(n_timesteps=4, hidden_width=16, n_blocks=1, max_epochs=3, batch_size=64)
+
+
+def tiny_estimator(**params):
+    """A CDM small enough for API tests."""
+    return ClassificationDensityEstimator(**{**TINY, "random_state": 0, **params})
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(300, 3)) * [1.0, 2.0, 0.5] + [0.0, 5.0, -1.0]
+
+
+@pytest.fixture(scope="session")
+def fitted(blobs):
+    return tiny_estimator(max_epochs=20).fit(blobs)
+
+
+class GaussianOracle(nn.Module):
+    """Raw outputs whose cumulative sum is the Bayes-optimal logits for N(mean, std^2 I) data.
+
+    For x_0 ~ N(m, s^2 I), x_t ~ N(alpha_t m, v_t I) with v_t = alpha_t^2 s^2 + sigma_t^2, so
+    with a uniform class prior the optimal logits are f_t(x) = log N(x; alpha_t m, v_t I).
+    """
+
+    def __init__(self, alpha, sigma, mean, std):
+        super().__init__()
+        self.register_buffer("alpha", torch.as_tensor(alpha, dtype=torch.float64))
+        var = torch.as_tensor(alpha, dtype=torch.float64) ** 2 * std**2 + torch.as_tensor(
+            sigma, dtype=torch.float64) ** 2
+        self.register_buffer("var", var)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float64))
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def logits(self, x):
+        x = x.double()
+        d = x.shape[1]
+        diff = x[:, None, :] - self.alpha[None, :, None] * self.mean
+        return (-0.5 * diff.pow(2).sum(-1) / self.var
+                - 0.5 * d * torch.log(2 * torch.pi * self.var))
+
+    def forward(self, x):
+        f = self.logits(x)
+        return torch.cat([f[:, :1], f[:, 1:] - f[:, :-1]], dim=1)
