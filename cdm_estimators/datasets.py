@@ -12,7 +12,7 @@ the log-density by less than 1e-6 nats).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import logsumexp

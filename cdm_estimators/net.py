@@ -9,7 +9,7 @@ schedule, ``warm_start``/``partial_fit`` and pickling stay skorch's.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

@@ -9,7 +9,7 @@ the data mean ``x0_mean`` (``x_t`` carries no information about ``x_0``).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
