@@ -32,14 +32,19 @@ def main():
     parser.add_argument("--dataset", default="eight_gaussians", choices=list(KNOWN_DENSITIES_2D))
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--output", default="examples/output/demo.png")
+    parser.add_argument("--max-epochs", default="auto",
+                        help="CDM epochs ('auto': about 6,000 steps); small for a quick look")
     args = parser.parse_args()
 
     X, log_prob = KNOWN_DENSITIES_2D[args.dataset](args.n_train + 5000, random_state=0)
     X_train, X_test = X[: args.n_train], X[args.n_train:]
 
-    print(f"Fitting a CDM on {args.n_train} points of '{args.dataset}' (default parameters)")
+    print(f"Fitting a CDM on {args.n_train} points of {args.dataset!r}, "
+          f"max_epochs={args.max_epochs}")
     start = time.perf_counter()
-    cdm = ClassificationDensityEstimator(random_state=0, verbose=1).fit(X_train)
+    max_epochs = args.max_epochs if args.max_epochs == "auto" else int(args.max_epochs)
+    cdm = ClassificationDensityEstimator(max_epochs=max_epochs, random_state=0, verbose=1)
+    cdm.fit(X_train)
     cdm_time = time.perf_counter() - start
 
     start = time.perf_counter()

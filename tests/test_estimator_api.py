@@ -112,6 +112,7 @@ def test_custom_schedule_array(blobs):
     assert est.schedule_.n_timesteps == 3
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_pandas_float64_float32(blobs):
     df = pd.DataFrame(blobs, columns=["a", "b", "c"])
     est = tiny_estimator().fit(df)
