@@ -264,9 +264,15 @@ def test_ot_schedule_with_euler(blobs):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_fit_loads_on_cpu(blobs):
+def test_cuda_fit_loads_on_cpu(blobs, monkeypatch):
     est = tiny_estimator(device="cuda").fit(blobs)
+    assert next(est.net_.ema_module_.parameters()).is_cuda
     scores = est.score_samples(blobs)
     state = pickle.dumps(est)
-    loaded = pickle.loads(state)
-    np.testing.assert_allclose(loaded.score_samples(blobs), scores, rtol=1e-5)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(Warning, match="CUDA"):
+        loaded = pickle.loads(state)
+    assert loaded.net_.device == "cpu"
+    assert not next(loaded.net_.ema_module_.parameters()).is_cuda
+    np.testing.assert_allclose(loaded.score_samples(blobs), scores, rtol=1e-4, atol=1e-4)
+    assert loaded.sample(3, random_state=0).shape == (3, 3)
