@@ -25,7 +25,7 @@ from .schedules import make_schedule
 __all__ = ["ClassificationDensityEstimator", "AUTO_STEPS"]
 
 #: Optimiser steps that ``max_epochs="auto"`` aims for (see benchmarks/results/defaults.md).
-AUTO_STEPS = 6000
+AUTO_STEPS = 12_000
 
 
 def _resolve_device(device):
@@ -74,14 +74,14 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
         ``hidden_width`` and ``n_blocks``. A module instance is deep-copied at ``fit``; a callable
         is called as ``module(n_features, n_classes)``. Either must map ``(n, n_features)`` inputs
         to ``(n, n_timesteps + 2)`` raw outputs; the fixed cumulative-sum head is applied on top.
-    hidden_width : int, default=256
+    hidden_width : int, default=128
         Width of the default network.
     n_blocks : int, default=3
         Residual blocks of the default network.
     ce_weight : float, default=1.0
         Weight of the cross-entropy term in ``ce_weight * CE + MSE``.
     max_epochs : int or "auto", default="auto"
-        Training epochs. ``"auto"`` runs enough epochs for about ``AUTO_STEPS`` (6000) optimiser
+        Training epochs. ``"auto"`` runs enough epochs for about ``AUTO_STEPS`` (12,000) optimiser
         steps, whatever the data size.
     batch_size : int, default=512
         Training batch size (capped at the number of training rows).
@@ -171,7 +171,7 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
         n_timesteps=100,
         *,
         module=None,
-        hidden_width=256,
+        hidden_width=128,
         n_blocks=3,
         ce_weight=1.0,
         max_epochs="auto",

@@ -33,7 +33,7 @@ def main():
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--output", default="examples/output/demo.png")
     parser.add_argument("--max-epochs", default="auto",
-                        help="CDM epochs ('auto': about 6,000 steps); small for a quick look")
+                        help="CDM epochs ('auto': about 12,000 steps); small for a quick look")
     args = parser.parse_args()
 
     X, log_prob = KNOWN_DENSITIES_2D[args.dataset](args.n_train + 5000, random_state=0)
