@@ -77,7 +77,9 @@ def to_markdown(rows: list[dict]) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(KNOWN_DENSITIES_2D))
+    parser.add_argument("--datasets", nargs="+", choices=list(KNOWN_DENSITIES_2D),
+                        default=["eight_gaussians", "checkerboard", "rings", "two_spirals",
+                                 "moons"])
     parser.add_argument("--methods", nargs="+", default=["cdm", "kde", "gmm"])
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--n-test", type=int, default=5000)

@@ -21,10 +21,15 @@ from sklearn.utils import check_random_state
 __all__ = [
     "KNOWN_DENSITIES_2D",
     "make_checkerboard",
+    "make_correlated_gaussian",
+    "make_correlated_gaussian_pixels",
     "make_eight_gaussians",
+    "make_gaussian_mixture",
     "make_moons_density",
     "make_rings",
+    "make_swiss_roll_2d",
     "make_two_spirals",
+    "make_uniform_pixels",
 ]
 
 LogProb = Callable[[np.ndarray], np.ndarray]
@@ -155,10 +160,117 @@ def make_two_spirals(n_samples=1000, turns=1.5, std=0.15, n_quadrature=300,
     return _sample_curves(curves, std, n_samples, rng), _curve_density(curves, std, n_quadrature)
 
 
+def make_swiss_roll_2d(n_samples=1000, std=0.1, n_quadrature=300, random_state=None):
+    """The 2-D swiss roll: ``t (cos t, sin t) / 5`` for ``t`` uniform on ``[1.5 pi, 4.5 pi]``.
+
+    Gaussian noise of ``std``; density by quadrature over ``t``.
+    """
+    def curve(u):
+        t = 1.5 * np.pi * (1 + 2 * u)
+        return np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / 5
+
+    rng = check_random_state(random_state)
+    return (_sample_curves([curve], std, n_samples, rng),
+            _curve_density([curve], std, n_quadrature))
+
+
 KNOWN_DENSITIES_2D = {
     "eight_gaussians": make_eight_gaussians,
     "checkerboard": make_checkerboard,
     "rings": make_rings,
     "two_spirals": make_two_spirals,
     "moons": make_moons_density,
+    "swiss_roll": make_swiss_roll_2d,
 }
+
+
+# ----------------------------------------------------------------- any dimension
+
+
+def _gaussian_log_prob(mean: np.ndarray, cov: np.ndarray) -> LogProb:
+    chol = np.linalg.cholesky(cov)
+    half_log_det = np.sum(np.log(np.diag(chol)))
+    d = len(mean)
+
+    def log_prob(Y):
+        Y = np.asarray(Y, dtype=np.float64).reshape(-1, d)
+        z = np.linalg.solve(chol, (Y - mean).T)
+        return -0.5 * np.sum(z**2, axis=0) - half_log_det - 0.5 * d * np.log(2 * np.pi)
+
+    return log_prob
+
+
+def _random_covariance(d: int, rng: np.random.RandomState, scale: float = 1.0) -> np.ndarray:
+    """A random SPD matrix with eigenvalues spread over a decade (condition number <= 10)."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return scale * (q * np.logspace(-1, 0, d)) @ q.T
+
+
+def make_correlated_gaussian(n_samples=1000, n_features=10, random_state=None):
+    """A Gaussian with a random mean and a random correlated covariance (exact density).
+
+    Its entropy is ``0.5 * log det(2 pi e Sigma)``.
+    """
+    rng = check_random_state(random_state)
+    mean = rng.standard_normal(n_features)
+    cov = _random_covariance(n_features, rng)
+    X = mean + rng.standard_normal((n_samples, n_features)) @ np.linalg.cholesky(cov).T
+    return X, _gaussian_log_prob(mean, cov)
+
+
+def make_gaussian_mixture(n_samples=1000, n_features=10, n_components=4, separation=3.0,
+                          random_state=None):
+    """Equal mixture of Gaussians with random means ``separation`` apart on average, random
+    correlated covariances of scale about 0.3 (exact density)."""
+    rng = check_random_state(random_state)
+    means = separation / np.sqrt(2) * rng.standard_normal((n_components, n_features))
+    covs = [_random_covariance(n_features, rng, scale=0.3) for _ in range(n_components)]
+    which = rng.randint(n_components, size=n_samples)
+    X = np.empty((n_samples, n_features))
+    for k in range(n_components):
+        rows = which == k
+        X[rows] = means[k] + rng.standard_normal((rows.sum(), n_features)) @ np.linalg.cholesky(
+            covs[k]).T
+    parts = [_gaussian_log_prob(m, c) for m, c in zip(means, covs)]
+
+    def log_prob(Y):
+        return logsumexp(np.stack([p(Y) for p in parts]), axis=0) - np.log(n_components)
+
+    return X, log_prob
+
+
+# --------------------------------------------------- the paper's App. D "images"
+
+
+def make_uniform_pixels(n_samples=1000, image_shape=(8, 8), width=1.0, random_state=None):
+    """Images of iid pixels ``U[-width/2, width/2]``: log-density ``-d log(width)`` inside.
+
+    Returns ``X`` of shape ``(n_samples, *image_shape)``; ``log_prob`` accepts that shape.
+    """
+    rng = check_random_state(random_state)
+    d = int(np.prod(image_shape))
+    X = rng.uniform(-width / 2, width / 2, (n_samples, *image_shape))
+
+    def log_prob(Y):
+        Y = np.asarray(Y, dtype=np.float64).reshape(-1, d)
+        inside = np.all(np.abs(Y) <= width / 2, axis=1)
+        return np.where(inside, -d * np.log(width), -np.inf)
+
+    return X, log_prob
+
+
+def make_correlated_gaussian_pixels(n_samples=1000, image_shape=(8, 8), length_scale=2.0,
+                                    random_state=None):
+    """Images of zero-mean Gaussian pixels with a squared-exponential spatial covariance.
+
+    ``Sigma_ij = exp(-|p_i - p_j|^2 / (2 length_scale^2)) + 0.01 delta_ij`` over the pixel
+    positions ``p``; per-dimension log-likelihood ``-(log 2 pi + 1) / 2 - log|Sigma| / (2 d)``
+    in expectation. Returns ``X`` of shape ``(n_samples, *image_shape)``.
+    """
+    rng = check_random_state(random_state)
+    grids = np.meshgrid(*[np.arange(s) for s in image_shape], indexing="ij")
+    pos = np.stack([g.ravel() for g in grids], axis=1).astype(np.float64)
+    sq = ((pos[:, None] - pos[None]) ** 2).sum(-1)
+    cov = np.exp(-sq / (2 * length_scale**2)) + 0.01 * np.eye(len(pos))
+    X = rng.standard_normal((n_samples, len(pos))) @ np.linalg.cholesky(cov).T
+    return X.reshape(n_samples, *image_shape), _gaussian_log_prob(np.zeros(len(pos)), cov)

@@ -47,3 +47,60 @@ def test_quadrature_has_converged(name):
     X, log_prob = make(500, random_state=0)
     _, finer = make(1, n_quadrature=1000, random_state=0)
     np.testing.assert_allclose(log_prob(X), finer(X), atol=1e-6)
+
+
+# ----------------------------------------------------------------- any dimension
+from scipy.stats import multivariate_normal  # noqa: E402
+from sklearn.mixture import GaussianMixture  # noqa: E402
+
+from cdm_estimators.datasets import (  # noqa: E402
+    make_correlated_gaussian,
+    make_correlated_gaussian_pixels,
+    make_gaussian_mixture,
+    make_uniform_pixels,
+)
+
+
+@pytest.mark.parametrize("make", [make_correlated_gaussian, make_gaussian_mixture])
+def test_2d_versions_integrate_to_one(make):
+    _, log_prob = make(10, n_features=2, random_state=0)
+    grid = np.linspace(-9, 9, 721)
+    points = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    assert np.exp(log_prob(points)).sum() * (grid[1] - grid[0]) ** 2 == pytest.approx(1, abs=1e-3)
+
+
+def test_correlated_gaussian_samples_match_density():
+    X, log_prob = make_correlated_gaussian(100_000, n_features=10, random_state=0)
+    fitted = multivariate_normal(X.mean(0), np.cov(X.T))
+    X_new, _ = make_correlated_gaussian(2000, n_features=10, random_state=0)
+    # 65 parameters from 1e5 samples leave ~0.02 nats of estimation noise; a wrong factor
+    # of the covariance would be off by whole nats.
+    assert np.mean(np.abs(fitted.logpdf(X_new) - log_prob(X_new))) < 0.05
+
+
+def test_gaussian_mixture_samples_match_density():
+    """A full-covariance GMM fitted on the samples (its class holds the truth) agrees."""
+    X, log_prob = make_gaussian_mixture(20_000, n_features=10, random_state=0)
+    gmm = GaussianMixture(4, random_state=0, n_init=3).fit(X)
+    X_new = X[:2000]
+    assert np.mean(log_prob(X_new)) == pytest.approx(np.mean(gmm.score_samples(X_new)), abs=0.05)
+
+
+def test_uniform_pixels():
+    X, log_prob = make_uniform_pixels(50, image_shape=(4, 5), width=2.0, random_state=0)
+    assert X.shape == (50, 4, 5) and np.abs(X).max() <= 1
+    np.testing.assert_allclose(log_prob(X), -20 * np.log(2.0))
+    assert log_prob(np.full((1, 4, 5), 1.5))[0] == -np.inf
+
+
+def test_correlated_gaussian_pixels_match_app_d_formula():
+    shape, ell = (4, 4), 1.5
+    X, log_prob = make_correlated_gaussian_pixels(20_000, shape, length_scale=ell,
+                                                  random_state=0)
+    assert X.shape == (20_000, 4, 4)
+    pos = np.array([(i, j) for i in range(4) for j in range(4)], dtype=float)
+    cov = np.exp(-((pos[:, None] - pos[None]) ** 2).sum(-1) / (2 * ell**2)) + 0.01 * np.eye(16)
+    oracle = multivariate_normal(np.zeros(16), cov)
+    np.testing.assert_allclose(log_prob(X[:100]), oracle.logpdf(X[:100].reshape(100, -1)))
+    expected_per_dim = -(np.log(2 * np.pi) + 1) / 2 - np.linalg.slogdet(cov)[1] / 32
+    assert np.mean(log_prob(X)) / 16 == pytest.approx(expected_per_dim, abs=0.01)
