@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Checkpoint
 from torch import nn
 
-from cdm_estimators import ClassificationDensityEstimator
+from cdm_estimators import ClassificationDensityEstimator, estimate_log_normalizer
 
 REQUIRED = ["schedule", "n_timesteps", "max_epochs", "batch_size", "lr", "device",
             "random_state", "verbose"]
@@ -276,3 +276,19 @@ def test_cuda_fit_loads_on_cpu(blobs, monkeypatch):
     assert not next(loaded.net_.ema_module_.parameters()).is_cuda
     np.testing.assert_allclose(loaded.score_samples(blobs), scores, rtol=1e-4, atol=1e-4)
     assert loaded.sample(3, random_state=0).shape == (3, 3)
+
+
+def test_normalize_removes_the_log_normaliser():
+    X = np.random.RandomState(0).normal(size=(400, 2)) * [1.0, 0.3]
+    raw = tiny_estimator(max_epochs=5).fit(X)
+    assert raw.log_normalizer_ == 0.0
+    normed = tiny_estimator(max_epochs=5, normalize=True).fit(X)
+    assert normed.log_normalizer_ != 0.0
+    np.testing.assert_allclose(normed.score_samples(X),
+                               raw.score_samples(X) - normed.log_normalizer_, rtol=1e-6)
+    before = estimate_log_normalizer(raw, X, n_samples=50_000, random_state=1)
+    after = estimate_log_normalizer(normed, X, n_samples=50_000, random_state=1)
+    assert abs(after.log_normalizer) < 0.01 < abs(before.log_normalizer)
+    # the noisy densities (timestep > 0) are left as they are
+    np.testing.assert_allclose(normed.score_samples(X, timestep=2),
+                               raw.score_samples(X, timestep=2), rtol=1e-6)
