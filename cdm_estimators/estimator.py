@@ -48,7 +48,9 @@ def _check_number(name, value, low, high=None, integer=False, low_open=False):
         raise TypeError(f"{name} must be {'an int' if integer else 'a number'}; got {value!r}.")
     too_low = value <= low if low_open else value < low
     if too_low or (high is not None and value > high):
-        bounds = f"{'>' if low_open else '>='} {low}" + (f" and <= {high}" if high else "")
+        bounds = f"{'>' if low_open else '>='} {low}"
+        if high is not None:
+            bounds += f" and <= {high}"
         raise ValueError(f"{name} must be {bounds}; got {value!r}.")
 
 
