@@ -18,13 +18,16 @@ class EpochProgressBar(Callback):
     ----------
     total : int or None
         Number of epochs the fit will run (``max_epochs``).
+    desc : str, default="fit"
+        Label shown before the bar.
     """
 
-    def __init__(self, total=None):
+    def __init__(self, total=None, desc="fit"):
         self.total = total
+        self.desc = desc
 
     def on_train_begin(self, net, **kwargs):
-        self.bar_ = tqdm(total=self.total, desc="CDM fit", unit="epoch", leave=True)
+        self.bar_ = tqdm(total=self.total, desc=self.desc, unit="epoch", leave=True)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]

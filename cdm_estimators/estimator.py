@@ -1,25 +1,15 @@
 """``ClassificationDensityEstimator``: the scikit-learn face of a Classification Diffusion Model."""
 
-import copy
-import math
 import numbers
-import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
-from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
+from sklearn.utils.validation import check_is_fitted
 
-from .callbacks import EpochProgressBar
-from .net import ArrayBatchLoader, CDMNet, WarmupCosine
-from .networks import ResidualMLP, check_module_output
-from .normalizer import estimate_log_normalizer
+from .base import NeuralDensityEstimator, check_number
+from .net import CDMNet
+from .networks import ResidualMLP
 from .objective import classifier_logits, log_density_from_logits, predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
@@ -30,31 +20,7 @@ __all__ = ["ClassificationDensityEstimator", "AUTO_STEPS"]
 AUTO_STEPS = 12_000
 
 
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
-        ) from exc
-    return device
-
-
-def _check_number(name, value, low, high=None, integer=False, low_open=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}; got {value!r}.")
-    too_low = value <= low if low_open else value < low
-    if too_low or (high is not None and value > high):
-        bounds = f"{'>' if low_open else '>='} {low}"
-        if high is not None:
-            bounds += f" and <= {high}"
-        raise ValueError(f"{name} must be {bounds}; got {value!r}.")
-
-
-class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
+class ClassificationDensityEstimator(NeuralDensityEstimator):
     """Density estimation with a Classification Diffusion Model (CDM).
 
     A CDM (Yadin, Elata & Michaeli, NeurIPS 2024) trains one classifier to predict the noise
@@ -229,226 +195,33 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ validation helpers
-    def _check_params(self):
-        if self.max_epochs != "auto":
-            _check_number("max_epochs", self.max_epochs, 1, integer=True)
-        _check_number("batch_size", self.batch_size, 1, integer=True)
-        _check_number("hidden_width", self.hidden_width, 1, integer=True)
-        _check_number("n_blocks", self.n_blocks, 0, integer=True)
-        _check_number("lr", self.lr, 0, low_open=True)
-        _check_number("ce_weight", self.ce_weight, 0)
-        _check_number("warmup_fraction", self.warmup_fraction, 0, 1)
-        _check_number("weight_decay", self.weight_decay, 0)
-        _check_number("ema_decay", self.ema_decay, 0, 1)
-        _check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True)
-        _check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
-        _check_number("verbose", self.verbose, 0, integer=True)
-        if self.inference_batch_size is not None:
-            _check_number("inference_batch_size", self.inference_batch_size, 1, integer=True)
-        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
-            raise TypeError(f"callbacks must be a list of skorch callbacks or None; got "
-                            f"{type(self.callbacks).__name__}.")
+    _auto_steps = AUTO_STEPS
+    _net_class = CDMNet
+    _fit_label = "CDM fit"
+    _outputs_doc = "n_timesteps + 2 raw outputs"
 
-    def _validate_X(self, X, reset):
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
-        )
-        return X
+    # ------------------------------------------------------------ hooks of the base class
+    def _check_model_params(self):
+        check_number("ce_weight", self.ce_weight, 0)
 
-    def _to_model_space(self, X):
-        return ((X - self.mean_) / self.scale_).astype(np.float32)
-
-    def _to_user_space(self, Z):
-        return np.asarray(Z, dtype=np.float64) * self.scale_ + self.mean_
-
-    @property
-    def _log_jacobian(self):
-        return float(np.sum(np.log(self.scale_)))
-
-    @property
-    def _inference_rows(self):
-        return self.inference_batch_size or 8 * self.batch_size
-
-    # ------------------------------------------------------------------------- training
-    def _build_module(self, n_features, n_classes, seed):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            if self.module is None:
-                module = ResidualMLP(n_features, n_classes, self.hidden_width, self.n_blocks)
-            elif isinstance(self.module, nn.Module):
-                module = copy.deepcopy(self.module)
-            elif callable(self.module):
-                module = self.module(n_features, n_classes)
-            else:
-                raise TypeError(
-                    "module must be None, a torch.nn.Module or a callable "
-                    f"module(n_features, n_classes); got {type(self.module).__name__}."
-                )
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"module(n_features, n_classes) must return a torch.nn.Module; "
-                            f"got {type(module).__name__}.")
-        check_module_output(module, n_features, n_classes)
-        return module
-
-    def _n_epochs(self, n_train, batch_size):
-        if self.max_epochs != "auto":
-            return int(self.max_epochs)
-        return max(1, math.ceil(AUTO_STEPS / math.ceil(n_train / batch_size)))
-
-    def _build_net(self, module, n_train, valid, seeds):
-        batch_size = min(self.batch_size, n_train)
-        max_epochs = self._n_epochs(n_train, batch_size)
-        total_steps = max_epochs * math.ceil(n_train / batch_size)
-        callbacks = [
-            ("train_ce", PassthroughScoring(name="train_ce", on_train=True)),
-            ("train_mse", PassthroughScoring(name="train_mse", on_train=True)),
-            ("lr_schedule", LRScheduler(
-                policy=LambdaLR,
-                lr_lambda=WarmupCosine(total_steps, self.warmup_fraction * total_steps),
-                step_every="batch",
-                last_epoch=-1,  # every fit / partial_fit runs one whole schedule
-            )),
-        ]
-        if valid is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change, load_best=False)))
-        if self.verbose >= 1:
-            callbacks.append(("progress", EpochProgressBar(total=max_epochs)))
-        for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
-            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
-        return CDMNet(
-            module,
-            alpha=self.schedule_.alpha,
-            sigma=self.schedule_.sigma,
-            ce_weight=self.ce_weight,
-            ema_decay=self.ema_decay,
-            seed=seeds[1],
-            optimizer=torch.optim.AdamW,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            iterator_train=ArrayBatchLoader,
-            iterator_train__shuffle=True,
-            iterator_train__generator=torch.Generator().manual_seed(seeds[2]),
-            iterator_valid=ArrayBatchLoader,
-            train_split=predefined_split(Dataset(valid)) if valid is not None else None,
-            callbacks=callbacks,
-            device=self.device_,
-            verbose=int(self.verbose >= 2),
-        )
-
-    def fit(self, X, y=None):
-        """Train the CDM on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; at least 2 rows, finite values.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ClassificationDensityEstimator
-        """
-        if self.warm_start and hasattr(self, "net_"):
-            return self.partial_fit(X)
-        return self._fit_new(X)
-
-    def _fit_new(self, X):
-        self._check_params()
-        X = self._validate_X(X, reset=True)
-        if X.shape[0] < 2:
-            raise ValueError(
-                f"ClassificationDensityEstimator needs at least 2 samples to fit; got "
-                f"n_samples={X.shape[0]}."
-            )
-        self.device_ = _resolve_device(self.device)
+    def _prepare_fit(self, X):
         self.schedule_ = make_schedule(self.schedule, self.n_timesteps)
-        rng = check_random_state(self.random_state)
-        seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=4)]
 
-        if self.standardize:
-            self.mean_ = X.mean(axis=0).astype(np.float64)
-            scale = X.std(axis=0).astype(np.float64)
-            self.scale_ = np.where(scale > 1e-12 * (1 + np.abs(self.mean_)), scale, 1.0)
-        else:
-            self.mean_ = np.zeros(X.shape[1])
-            self.scale_ = np.ones(X.shape[1])
-        Z = self._to_model_space(X)
+    def _n_outputs(self):
+        return self.schedule_.n_classes
 
-        valid = None
-        if self.early_stopping:
-            n_valid = int(round(self.validation_fraction * len(Z)))
-            if n_valid < 1 or n_valid >= len(Z):
-                raise ValueError(
-                    f"early_stopping with validation_fraction={self.validation_fraction} "
-                    f"leaves no training or no validation rows out of {len(Z)}; use more data "
-                    "or early_stopping=False."
-                )
-            order = np.random.RandomState(seeds[3]).permutation(len(Z))
-            Z, valid = Z[order[n_valid:]], Z[order[:n_valid]]
+    def _default_module(self, n_features):
+        return ResidualMLP(n_features, self._n_outputs(), self.hidden_width, self.n_blocks)
 
-        module = self._build_module(X.shape[1], self.schedule_.n_classes, seeds[0])
-        self.net_ = self._build_net(module, len(Z), valid, seeds)
-        self.net_.fit(Z, None)
-        self.n_iter_ = len(self.net_.history)
-        self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
-        return self
+    def _net_params(self):
+        return dict(alpha=self.schedule_.alpha, sigma=self.schedule_.sigma,
+                    ce_weight=self.ce_weight)
 
-    def _normalize(self, X, seed):
-        self.log_normalizer_ = 0.0
-        if not self.normalize:
-            return
-        estimate = estimate_log_normalizer(self, X, n_samples=100_000, random_state=seed)
-        if estimate.effective_sample_size < 1000:
-            warnings.warn(
-                f"normalize=True: the importance-sampling estimate of log Z "
-                f"({estimate.log_normalizer:.3f}) has an effective sample size of only "
-                f"{estimate.effective_sample_size:.0f}; in {self.n_features_in_} dimensions it "
-                "may be unreliable. Consider normalize=False.",
-                UserWarning,
-                stacklevel=3,
-            )
-        self.log_normalizer_ = estimate.log_normalizer
-
-    def partial_fit(self, X, y=None):
-        """Continue training on ``X`` for ``max_epochs`` more epochs (fits first if needed).
-
-        The standardisation and schedule of the first fit are kept; the learning-rate
-        schedule restarts with warm-up.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ClassificationDensityEstimator
-        """
-        if not hasattr(self, "net_"):
-            return self._fit_new(X)
-        X = self._validate_X(X, reset=False)
-        self.net_.partial_fit(self._to_model_space(X), None)
-        self.n_iter_ = len(self.net_.history)
-        self._normalize(X, seed=int(check_random_state(self.random_state).randint(2**31 - 1)))
-        return self
+    def _log_density(self, module, z, timestep=0):
+        logits = classifier_logits(module, z)
+        return log_density_from_logits(logits.double(), z.double(), timestep)
 
     # -------------------------------------------------------------------------- inference
-    def _ema_module(self):
-        module = self.net_.ema_module_.module
-        module.eval()
-        return module
-
-    def _batches(self, n):
-        step = self._inference_rows
-        for start in range(0, n, step):
-            yield slice(start, min(start + step, n))
-
     def _check_timestep(self, t):
         last = self.schedule_.n_classes - 1
         if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t <= last:
@@ -478,33 +251,10 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         t = self._check_timestep(timestep)
-        X = self._validate_X(X, reset=False)
-        Z = self._to_model_space(X)
+        Z = self._to_model_space(self._validate_X(X, reset=False))
         module = self._ema_module()
-        out = np.empty(len(Z), dtype=np.float64)
-        with torch.no_grad():
-            for rows in self._batches(len(Z)):
-                z = torch.as_tensor(Z[rows], device=self.net_.device)
-                logits = classifier_logits(module, z)
-                out[rows] = log_density_from_logits(logits.double(), z.double(), t).cpu().numpy()
-        return out - self._log_jacobian - (self.log_normalizer_ if t == 0 else 0.0)
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per row of ``X`` (like ``GaussianMixture.score``).
-
-        ``KernelDensity.score`` returns the total instead; multiply by ``len(X)`` to compare.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        float
-        """
-        return float(np.mean(self.score_samples(X)))
+        scores = self._score_model_space(Z, lambda z: self._log_density(module, z, t))
+        return scores - self._log_jacobian - (self.log_normalizer_ if t == 0 else 0.0)
 
     def _predict_noise_fn(self, module):
         sigma = torch.as_tensor(self.schedule_.sigma, dtype=torch.float32, device=self.net_.device)
@@ -595,10 +345,10 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features), in the user's units.
         """
         check_is_fitted(self)
-        _check_number("n_samples", n_samples, 1, integer=True)
+        check_number("n_samples", n_samples, 1, integer=True)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
-        _check_number("eta", eta, 0)
+        check_number("eta", eta, 0)
         steps = sample_steps(self.schedule_.n_classes, n_steps)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         seed = int(rng.randint(0, 2**31 - 1))
@@ -613,9 +363,3 @@ class ClassificationDensityEstimator(DensityMixin, BaseEstimator):
                             sampler=sampler, eta=eta, generator=generator)
             out[rows] = z.double().cpu().numpy()
         return self._to_user_space(out)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        return tags

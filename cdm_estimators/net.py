@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from .objective import cdm_loss
 
-__all__ = ["ArrayBatchLoader", "CDMNet", "EMAWithWarmup", "WarmupCosine"]
+__all__ = ["ArrayBatchLoader", "CDMNet", "DensityNet", "EMAWithWarmup", "WarmupCosine"]
 
 
 class EMAWithWarmup:
@@ -88,42 +88,31 @@ class ArrayBatchLoader:
             yield (self.X[order[rows]] if order is not None else self.X[rows]), None
 
 
-class CDMNet(NeuralNet):
-    """skorch net trained with the CDM objective (Algorithm 1 of the paper).
+class DensityNet(NeuralNet):
+    """skorch net for an unsupervised objective, with a weight EMA and seeded noise.
+
+    The base of every training engine in this library. A subclass supplies
+    :meth:`objective`; this class runs it, records its parts, keeps an exponential moving
+    average of the weights in ``ema_module_`` (used for validation, scoring and sampling) and
+    owns the generators that draw the objective's noise.
 
     Parameters
     ----------
     module : nn.Module
-        Maps inputs to ``T + 2`` raw outputs.
-    alpha, sigma : ndarray of shape (T + 2,)
-        The noise schedule.
-    ce_weight : float
-        Weight of the cross-entropy term.
+        The trained network.
     ema_decay : float
-        Decay of the weight EMA kept in ``ema_module_`` and used for validation, scoring and
-        sampling.
+        Decay of the weight EMA kept in ``ema_module_``.
     seed : int
-        Seed of the generators that draw noise levels and noise.
+        Seed of the generators that draw the objective's noise.
     **kwargs
         Everything ``skorch.NeuralNet`` accepts. ``criterion`` is unused.
     """
 
-    def __init__(
-        self,
-        module,
-        *args,
-        alpha=None,
-        sigma=None,
-        ce_weight=1.0,
-        ema_decay=0.999,
-        seed=0,
-        criterion=nn.Identity,
-        **kwargs,
-    ):
+    #: Names of the scalar parts of the objective, recorded per batch as ``train_<name>``.
+    loss_parts: tuple[str, ...] = ()
+
+    def __init__(self, module, *args, ema_decay=0.999, seed=0, criterion=nn.Identity, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
-        self.alpha = alpha
-        self.sigma = sigma
-        self.ce_weight = ce_weight
         self.ema_decay = ema_decay
         self.seed = seed
 
@@ -147,44 +136,47 @@ class CDMNet(NeuralNet):
         yield from self.module_.named_parameters()
 
     # -- the objective --------------------------------------------------------------------
-    def _schedule_tensors(self, device):
-        alpha = torch.as_tensor(np.asarray(self.alpha), dtype=torch.float32, device=device)
-        sigma = torch.as_tensor(np.asarray(self.sigma), dtype=torch.float32, device=device)
-        return alpha, sigma
+    def objective(
+        self, module: nn.Module, X: torch.Tensor, generator: torch.Generator, training: bool
+    ) -> dict[str, torch.Tensor]:
+        """The loss of ``module`` on the batch ``X`` (model space), with its noise drawn from
+        ``generator``. Returns ``{"loss": ..., **parts}`` with one scalar per ``loss_parts``.
+        """
+        raise NotImplementedError
 
-    def _objective(self, module, X, generator, training):
-        x0 = torch.as_tensor(X, device=self.device, dtype=torch.float32)
-        alpha, sigma = self._schedule_tensors(x0.device)
-        return cdm_loss(
-            module, x0, alpha, sigma, self.ce_weight, generator=generator, create_graph=training
-        )
+    def _batch_tensor(self, X) -> torch.Tensor:
+        return torch.as_tensor(X, device=self.device, dtype=torch.float32)
 
     def train_step_single(self, batch, **fit_params):
-        """One CDM step on the trained weights; records the CE and MSE parts per batch."""
+        """One step on the trained weights; records the objective's parts per batch."""
         self._set_training(True)
         Xi, _ = batch
-        out = self._objective(self.module_, Xi, self.noise_generator_, training=True)
-        if not torch.isfinite(out.loss):
+        out = self.objective(self.module_, self._batch_tensor(Xi), self.noise_generator_, True)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"The CDM training loss became non-finite ({out.loss.item()}) at epoch "
-                f"{len(self.history)}; lower lr or ce_weight, or standardize the inputs."
+                f"The training loss of {type(self).__name__} became non-finite "
+                f"({loss.item()}) at epoch {len(self.history)}; lower lr, or standardize the "
+                "inputs."
             )
-        out.loss.backward()
-        self.history.record_batch("train_ce", out.cross_entropy.item())
-        self.history.record_batch("train_mse", out.mse.item())
-        return {"loss": out.loss, "y_pred": None}
+        loss.backward()
+        for name in self.loss_parts:
+            self.history.record_batch(f"train_{name}", out[name].item())
+        return {"loss": loss, "y_pred": None}
 
     def validation_step(self, batch, **fit_params):
         """The objective of the EMA weights on fixed validation noise.
 
-        skorch runs validation under ``no_grad``; the denoiser needs an input gradient, so it
-        is re-enabled here (without building a graph for double backpropagation).
+        skorch runs validation under ``no_grad``; objectives that need an input gradient (the
+        CDM's denoiser) get it back here, without a graph for double backpropagation.
         """
         self._set_training(False)
         Xi, _ = batch
         with torch.enable_grad():
-            out = self._objective(self.ema_module_.module, Xi, self.valid_generator_, False)
-        return {"loss": out.loss.detach(), "y_pred": None}
+            out = self.objective(
+                self.ema_module_.module, self._batch_tensor(Xi), self.valid_generator_, False
+            )
+        return {"loss": out["loss"].detach(), "y_pred": None}
 
     # -- callback hooks of the net itself -------------------------------------------------
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
@@ -209,3 +201,50 @@ class CDMNet(NeuralNet):
         super().__setstate__(state)
         if getattr(self, "initialized_", False):
             self._init_generators()
+
+
+class CDMNet(DensityNet):
+    """skorch net trained with the CDM objective (Algorithm 1 of the paper).
+
+    Parameters
+    ----------
+    module : nn.Module
+        Maps inputs to ``T + 2`` raw outputs.
+    alpha, sigma : ndarray of shape (T + 2,)
+        The noise schedule.
+    ce_weight : float
+        Weight of the cross-entropy term.
+    **kwargs
+        ``ema_decay``, ``seed`` and everything ``skorch.NeuralNet`` accepts.
+    """
+
+    loss_parts = ("ce", "mse")
+
+    def __init__(self, module, *args, alpha=None, sigma=None, ce_weight=1.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.alpha = alpha
+        self.sigma = sigma
+        self.ce_weight = ce_weight
+
+    def _schedule_tensors(self, device):
+        cached = getattr(self, "_schedule_cache", None)
+        if cached is None or cached[0].device != device:
+            cached = tuple(
+                torch.as_tensor(np.asarray(v), dtype=torch.float32, device=device)
+                for v in (self.alpha, self.sigma)
+            )
+            self._schedule_cache = cached
+        return cached
+
+    def objective(self, module, X, generator, training):
+        """Algorithm 1: ``ce_weight * CE + MSE``, double backpropagation when training."""
+        alpha, sigma = self._schedule_tensors(X.device)
+        out = cdm_loss(
+            module, X, alpha, sigma, self.ce_weight, generator=generator, create_graph=training
+        )
+        return {"loss": out.loss, "ce": out.cross_entropy, "mse": out.mse}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_schedule_cache", None)
+        return state

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ResidualMLP", "check_module_output"]
+__all__ = ["ResidualMLP"]
 
 
 class _ResidualBlock(nn.Module):
@@ -60,16 +60,3 @@ class ResidualMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.input(x.flatten(1))))
-
-
-def check_module_output(module: nn.Module, n_features: int, n_classes: int) -> None:
-    """Raise a ``ValueError`` unless ``module`` maps ``(2, n_features)`` to ``(2, n_classes)``."""
-    probe = torch.zeros(2, n_features, device=next(module.parameters()).device)
-    with torch.no_grad():
-        out = module(probe)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_classes):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(
-            f"module must map inputs of shape (n, {n_features}) to raw outputs of shape "
-            f"(n, n_timesteps + 2) = (n, {n_classes}); it returned {shape} for 2 rows."
-        )

@@ -1,0 +1,404 @@
+"""What every neural density estimator here shares: validation, standardisation, seeds, the
+skorch net's construction, inference batching, normalisation and MCMC sampling.
+
+:class:`NeuralDensityEstimator` is the scikit-learn layer; a subclass says which network to
+build (:meth:`~NeuralDensityEstimator._default_module`), which skorch net trains it
+(``_net_class`` and :meth:`~NeuralDensityEstimator._net_params`) and how the trained network
+gives a log-density (:meth:`~NeuralDensityEstimator._log_density`).
+"""
+
+import copy
+import math
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from .callbacks import EpochProgressBar
+from .mcmc import mala
+from .net import ArrayBatchLoader, WarmupCosine
+from .normalizer import estimate_log_normalizer
+
+__all__ = ["NeuralDensityEstimator", "check_number", "resolve_device"]
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other values are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from exc
+    return device
+
+
+def check_number(name, value, low, high=None, integer=False, low_open=False):
+    """Raise a ``TypeError``/``ValueError`` naming ``name`` unless ``low <= value <= high``."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}; got {value!r}.")
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        bounds = f"{'>' if low_open else '>='} {low}"
+        if high is not None:
+            bounds += f" and <= {high}"
+        raise ValueError(f"{name} must be {bounds}; got {value!r}.")
+
+
+class NeuralDensityEstimator(DensityMixin, BaseEstimator):
+    """Base class of the neural density estimators (not for direct use).
+
+    Subclasses store their parameters in ``__init__`` (scikit-learn style); the shared ones are
+    ``module, hidden_width, n_blocks, max_epochs, batch_size, lr, warmup_fraction,
+    weight_decay, ema_decay, standardize, normalize, early_stopping, validation_fraction,
+    n_iter_no_change, callbacks, inference_batch_size, warm_start, device, random_state,
+    verbose``.
+    """
+
+    #: Optimiser steps that ``max_epochs="auto"`` aims for.
+    _auto_steps = 12_000
+    #: The skorch net class (a :class:`~cdm_estimators.net.DensityNet`).
+    _net_class = None
+    #: Label of the progress bar.
+    _fit_label = "fit"
+    #: What a custom module must output, for error messages.
+    _outputs_doc = "outputs"
+
+    # ----------------------------------------------------------- hooks for subclasses
+    def _check_model_params(self):
+        """Check the subclass's own parameters."""
+
+    def _prepare_fit(self, X):
+        """Set fitted attributes the network needs (called after standardisation)."""
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _default_module(self, n_features: int) -> nn.Module:
+        raise NotImplementedError
+
+    def _net_params(self) -> dict:
+        """Keyword arguments of ``_net_class`` beyond the shared ones."""
+        return {}
+
+    def _log_density(self, module: nn.Module, z: torch.Tensor) -> torch.Tensor:
+        """Log-density (float64, shape ``(n,)``) of standardised points ``z``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ validation helpers
+    def _check_params(self):
+        if self.max_epochs != "auto":
+            check_number("max_epochs", self.max_epochs, 1, integer=True)
+        check_number("batch_size", self.batch_size, 1, integer=True)
+        check_number("hidden_width", self.hidden_width, 1, integer=True)
+        check_number("n_blocks", self.n_blocks, 0, integer=True)
+        check_number("lr", self.lr, 0, low_open=True)
+        check_number("warmup_fraction", self.warmup_fraction, 0, 1)
+        check_number("weight_decay", self.weight_decay, 0)
+        check_number("ema_decay", self.ema_decay, 0, 1)
+        check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True)
+        check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
+        check_number("verbose", self.verbose, 0, integer=True)
+        if self.inference_batch_size is not None:
+            check_number("inference_batch_size", self.inference_batch_size, 1, integer=True)
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of skorch callbacks or None; got "
+                            f"{type(self.callbacks).__name__}.")
+        self._check_model_params()
+
+    def _validate_X(self, X, reset):
+        return validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+        )
+
+    def _to_model_space(self, X):
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def _to_user_space(self, Z):
+        return np.asarray(Z, dtype=np.float64) * self.scale_ + self.mean_
+
+    @property
+    def _log_jacobian(self):
+        return float(np.sum(np.log(self.scale_)))
+
+    @property
+    def _inference_rows(self):
+        return self.inference_batch_size or 8 * self.batch_size
+
+    # ------------------------------------------------------------------------- training
+    def _build_module(self, n_features, seed):
+        n_outputs = self._n_outputs()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if self.module is None:
+                module = self._default_module(n_features)
+            elif isinstance(self.module, nn.Module):
+                module = copy.deepcopy(self.module)
+            elif callable(self.module):
+                module = self.module(n_features, n_outputs)
+            else:
+                raise TypeError(
+                    "module must be None, a torch.nn.Module or a callable "
+                    f"module(n_features, n_outputs); got {type(self.module).__name__}."
+                )
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module(n_features, n_outputs) must return a torch.nn.Module; "
+                            f"got {type(module).__name__}.")
+        _check_module_output(module, n_features, n_outputs, self._outputs_doc)
+        return module
+
+    def _n_epochs(self, n_train, batch_size):
+        if self.max_epochs != "auto":
+            return int(self.max_epochs)
+        return max(1, math.ceil(self._auto_steps / math.ceil(n_train / batch_size)))
+
+    def _build_net(self, module, n_train, valid, seeds):
+        batch_size = min(self.batch_size, n_train)
+        max_epochs = self._n_epochs(n_train, batch_size)
+        total_steps = max_epochs * math.ceil(n_train / batch_size)
+        callbacks = [
+            (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
+            for name in self._net_class.loss_parts
+        ]
+        callbacks.append(("lr_schedule", LRScheduler(
+            policy=LambdaLR,
+            lr_lambda=WarmupCosine(total_steps, self.warmup_fraction * total_steps),
+            step_every="batch",
+            last_epoch=-1,  # every fit / partial_fit runs one whole schedule
+        )))
+        if valid is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=False)))
+        if self.verbose >= 1:
+            callbacks.append(("progress", EpochProgressBar(total=max_epochs,
+                                                           desc=self._fit_label)))
+        for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+        return self._net_class(
+            module,
+            ema_decay=self.ema_decay,
+            seed=seeds[1],
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            iterator_train=ArrayBatchLoader,
+            iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(seeds[2]),
+            iterator_valid=ArrayBatchLoader,
+            train_split=predefined_split(Dataset(valid)) if valid is not None else None,
+            callbacks=callbacks,
+            device=self.device_,
+            verbose=int(self.verbose >= 2),
+            **self._net_params(),
+        )
+
+    def fit(self, X, y=None):
+        """Train on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; at least 2 rows, finite values.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if self.warm_start and hasattr(self, "net_"):
+            return self.partial_fit(X)
+        return self._fit_new(X)
+
+    def _fit_new(self, X):
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to fit; got "
+                f"n_samples={X.shape[0]}."
+            )
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=4)]
+
+        if self.standardize:
+            self.mean_ = X.mean(axis=0).astype(np.float64)
+            scale = X.std(axis=0).astype(np.float64)
+            self.scale_ = np.where(scale > 1e-12 * (1 + np.abs(self.mean_)), scale, 1.0)
+        else:
+            self.mean_ = np.zeros(X.shape[1])
+            self.scale_ = np.ones(X.shape[1])
+        self._prepare_fit(X)
+        Z = self._to_model_space(X)
+
+        valid = None
+        if self.early_stopping:
+            n_valid = int(round(self.validation_fraction * len(Z)))
+            if n_valid < 1 or n_valid >= len(Z):
+                raise ValueError(
+                    f"early_stopping with validation_fraction={self.validation_fraction} "
+                    f"leaves no training or no validation rows out of {len(Z)}; use more data "
+                    "or early_stopping=False."
+                )
+            order = np.random.RandomState(seeds[3]).permutation(len(Z))
+            Z, valid = Z[order[n_valid:]], Z[order[:n_valid]]
+
+        module = self._build_module(X.shape[1], seeds[0])
+        self.net_ = self._build_net(module, len(Z), valid, seeds)
+        self.net_.fit(Z, None)
+        self.n_iter_ = len(self.net_.history)
+        self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
+        return self
+
+    def _normalize(self, X, seed):
+        self.log_normalizer_ = 0.0
+        if not self.normalize:
+            return
+        estimate = estimate_log_normalizer(self, X, n_samples=100_000, random_state=seed)
+        if estimate.effective_sample_size < 1000:
+            warnings.warn(
+                f"normalize=True: the importance-sampling estimate of log Z "
+                f"({estimate.log_normalizer:.3f}) has an effective sample size of only "
+                f"{estimate.effective_sample_size:.0f}; in {self.n_features_in_} dimensions it "
+                "may be unreliable. Consider normalize=False.",
+                UserWarning,
+                stacklevel=4,
+            )
+        self.log_normalizer_ = estimate.log_normalizer
+
+    def partial_fit(self, X, y=None):
+        """Continue training on ``X`` for ``max_epochs`` more epochs (fits first if needed).
+
+        The standardisation of the first fit is kept; the learning-rate schedule restarts with
+        warm-up.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "net_"):
+            return self._fit_new(X)
+        X = self._validate_X(X, reset=False)
+        self.net_.partial_fit(self._to_model_space(X), None)
+        self.n_iter_ = len(self.net_.history)
+        self._normalize(X, seed=int(check_random_state(self.random_state).randint(2**31 - 1)))
+        return self
+
+    # -------------------------------------------------------------------------- inference
+    def _ema_module(self):
+        module = self.net_.ema_module_.module
+        module.eval()
+        return module
+
+    def _batches(self, n):
+        step = self._inference_rows
+        for start in range(0, n, step):
+            yield slice(start, min(start + step, n))
+
+    def _score_model_space(self, Z, log_density):
+        """Apply ``log_density(z_tensor)`` to ``Z`` in inference batches (no grad)."""
+        out = np.empty(len(Z), dtype=np.float64)
+        with torch.no_grad():
+            for rows in self._batches(len(Z)):
+                z = torch.as_tensor(Z[rows], device=self.net_.device)
+                out[rows] = log_density(z).cpu().numpy()
+        return out
+
+    def score_samples(self, X):
+        """Natural-log density of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to score, in the units of the training data.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log p(x)``, including the log-Jacobian of the internal standardisation, so the
+            values are comparable with ``KernelDensity`` fitted on the same raw data.
+        """
+        check_is_fitted(self)
+        Z = self._to_model_space(self._validate_X(X, reset=False))
+        module = self._ema_module()
+        scores = self._score_model_space(Z, lambda z: self._log_density(module, z))
+        return scores - self._log_jacobian - self.log_normalizer_
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per row of ``X`` (like ``GaussianMixture.score``).
+
+        ``KernelDensity.score`` returns the total instead; multiply by ``len(X)`` to compare.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def _mcmc_sample(self, n_samples, random_state, n_steps, step_size):
+        """MALA on the learned log-density, started from N(0, I) in standardised space."""
+        check_is_fitted(self)
+        check_number("n_samples", n_samples, 1, integer=True)
+        check_number("n_steps", n_steps, 1, integer=True)
+        check_number("step_size", step_size, 0, low_open=True)
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        device = torch.device(self.net_.device)
+        generator = torch.Generator(device=device).manual_seed(int(rng.randint(0, 2**31 - 1)))
+        module = self._ema_module()
+        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
+        for rows in self._batches(n_samples):
+            x = torch.randn((rows.stop - rows.start, self.n_features_in_), generator=generator,
+                            device=device)
+            z = mala(lambda v: self._log_density(module, v), x, n_steps=n_steps,
+                     step_size=step_size, generator=generator)
+            out[rows] = z.double().cpu().numpy()
+        return self._to_user_space(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _check_module_output(module: nn.Module, n_features: int, n_outputs: int, doc: str) -> None:
+    """Raise a ``ValueError`` unless ``module`` maps ``(2, n_features)`` to ``(2, n_outputs)``."""
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    probe = torch.zeros(2, n_features, device=device)
+    with torch.no_grad():
+        out = module(probe)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_outputs):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"module must map inputs of shape (n, {n_features}) to {doc} of shape "
+            f"(n, {n_outputs}); it returned {shape} for 2 rows."
+        )
