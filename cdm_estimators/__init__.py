@@ -1,5 +1,6 @@
 """Classification Diffusion Models as scikit-learn density estimators."""
 
+from .baselines import NoiseContrastiveEstimator, TelescopingDensityRatioEstimator
 from .estimator import ClassificationDensityEstimator
 from .networks import ResidualMLP
 from .normalizer import LogNormalizerEstimate, estimate_log_normalizer
@@ -8,8 +9,10 @@ from .schedules import NoiseSchedule, make_schedule
 __all__ = [
     "ClassificationDensityEstimator",
     "LogNormalizerEstimate",
+    "NoiseContrastiveEstimator",
     "NoiseSchedule",
     "ResidualMLP",
+    "TelescopingDensityRatioEstimator",
     "estimate_log_normalizer",
     "make_schedule",
 ]

@@ -363,22 +363,30 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def _mcmc_sample(self, n_samples, random_state, n_steps, step_size):
-        """MALA on the learned log-density, started from N(0, I) in standardised space."""
+    def _mcmc_sample(self, n_samples, random_state, n_steps, step_size, levels=None):
+        """MALA on the learned log-density, started from N(0, I) in standardised space.
+
+        ``levels``, a list of functions ``(module, z) -> log-density``, anneals: the steps are
+        shared out among them in order (the last should be the model's own density).
+        """
         check_is_fitted(self)
         check_number("n_samples", n_samples, 1, integer=True)
         check_number("n_steps", n_steps, 1, integer=True)
         check_number("step_size", step_size, 0, low_open=True)
+        levels = levels or [self._log_density]
+        per_level = [len(part) for part in np.array_split(np.arange(n_steps), len(levels))]
         rng = check_random_state(self.random_state if random_state is None else random_state)
         device = torch.device(self.net_.device)
         generator = torch.Generator(device=device).manual_seed(int(rng.randint(0, 2**31 - 1)))
         module = self._ema_module()
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for rows in self._batches(n_samples):
-            x = torch.randn((rows.stop - rows.start, self.n_features_in_), generator=generator,
+            z = torch.randn((rows.stop - rows.start, self.n_features_in_), generator=generator,
                             device=device)
-            z = mala(lambda v: self._log_density(module, v), x, n_steps=n_steps,
-                     step_size=step_size, generator=generator)
+            for level, steps in zip(levels, per_level):
+                if steps:
+                    z = mala(lambda v, f=level: f(module, v), z, n_steps=steps,
+                             step_size=step_size, generator=generator)
             out[rows] = z.double().cpu().numpy()
         return self._to_user_space(out)
 

@@ -26,6 +26,7 @@ __all__ = [
     "make_eight_gaussians",
     "make_gaussian_mixture",
     "make_moons_density",
+    "make_pinwheel",
     "make_rings",
     "make_swiss_roll_2d",
     "make_two_spirals",
@@ -174,12 +175,79 @@ def make_swiss_roll_2d(n_samples=1000, std=0.1, n_quadrature=300, random_state=N
             _curve_density([curve], std, n_quadrature))
 
 
+def _pinwheel_log_prob(X, n_arms, radial_std, tangential_std, rate, n_grid=128,
+                      n_bisect=40):
+    """Exact pinwheel log-density by root-finding in polar coordinates.
+
+    A pinwheel point is ``x = 2 R(-theta) f`` with ``f ~ N((1, 0), diag(rs^2, ts^2))`` and
+    ``theta = theta_c + rate exp(f_0)``. In polar coordinates ``f = r (cos psi, sin psi)`` and
+    ``x / 2 = r (cos phi, sin phi)`` with ``phi = psi - theta_c - rate exp(r cos psi)``: the
+    radius is kept, so ``p(x) = 1/4 * mean_c sum_roots N(f) / |d phi / d psi|`` over the
+    angles ``psi`` that reach ``phi`` (mod 2 pi). The roots are bracketed on a grid of
+    ``n_grid`` angles and refined by bisection.
+    """
+    Y = np.asarray(X, dtype=np.float64).reshape(-1, 2) / 2.0
+    r = np.hypot(Y[:, 0], Y[:, 1])
+    phi = np.arctan2(Y[:, 1], Y[:, 0])
+    psi = np.linspace(-np.pi, np.pi, n_grid + 1)
+    density = np.zeros(len(Y))
+    two_pi = 2 * np.pi
+
+    def offset(angle, radius, target):
+        return angle - rate * np.exp(radius * np.cos(angle)) - target
+
+    for theta in np.linspace(0, two_pi, n_arms, endpoint=False):
+        target = phi + theta
+        level = np.floor(offset(psi[None, :], r[:, None], target[:, None]) / two_pi)
+        rows, cols = np.nonzero(level[:, 1:] != level[:, :-1])
+        # the multiple of 2 pi crossed between grid angles cols and cols + 1
+        crossed = two_pi * np.maximum(level[rows, cols], level[rows, cols + 1])
+        lo, hi = psi[cols], psi[cols + 1]
+        rising = level[rows, cols + 1] > level[rows, cols]
+        for _ in range(n_bisect):
+            mid = 0.5 * (lo + hi)
+            above = offset(mid, r[rows], target[rows]) > crossed
+            lo, hi = np.where(above == rising, lo, mid), np.where(above == rising, mid, hi)
+        root = 0.5 * (lo + hi)
+        f0, f1 = r[rows] * np.cos(root), r[rows] * np.sin(root)
+        log_f = (-0.5 * ((f0 - 1.0) / radial_std) ** 2 - 0.5 * (f1 / tangential_std) ** 2
+                 - np.log(two_pi * radial_std * tangential_std))
+        slope = np.abs(1.0 + rate * r[rows] * np.sin(root) * np.exp(f0))
+        np.add.at(density, rows, np.exp(log_f) / slope)
+    with np.errstate(divide="ignore"):
+        return np.log(density / n_arms) - np.log(4.0)
+
+
+def make_pinwheel(n_samples=1000, n_arms=5, radial_std=0.3, tangential_std=0.1, rate=0.25,
+                  random_state=None):
+    """The pinwheel of Johnson et al. (2016), as in FFJORD's toy data (exact density).
+
+    ``f ~ N((1, 0), diag(radial_std^2, tangential_std^2))`` is rotated by
+    ``-(theta_c + rate exp(f_0))`` for an arm ``c`` chosen uniformly (``theta_c = 2 pi c /
+    n_arms``) and scaled by 2. The log-density is exact up to root-finding (bisection to
+    1e-12 rad, see ``_pinwheel_log_prob``).
+    """
+    rng = check_random_state(random_state)
+    f = rng.standard_normal((n_samples, 2)) * [radial_std, tangential_std] + [1.0, 0.0]
+    arm = rng.randint(n_arms, size=n_samples)
+    angle = 2 * np.pi * arm / n_arms + rate * np.exp(f[:, 0])
+    c, s = np.cos(angle), np.sin(angle)
+    X = 2 * np.column_stack([c * f[:, 0] + s * f[:, 1], -s * f[:, 0] + c * f[:, 1]])
+
+    def log_prob(Y):
+        return _chunked(lambda rows: _pinwheel_log_prob(rows, n_arms, radial_std,
+                                                        tangential_std, rate), np.asarray(Y))
+
+    return X, log_prob
+
+
 KNOWN_DENSITIES_2D = {
     "eight_gaussians": make_eight_gaussians,
     "checkerboard": make_checkerboard,
     "rings": make_rings,
     "two_spirals": make_two_spirals,
     "moons": make_moons_density,
+    "pinwheel": make_pinwheel,
     "swiss_roll": make_swiss_roll_2d,
 }
 

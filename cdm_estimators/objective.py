@@ -19,6 +19,7 @@ __all__ = [
     "cdm_loss",
     "classifier_logits",
     "log_density_from_logits",
+    "log_std_normal",
     "predict_noise",
 ]
 
@@ -36,7 +37,8 @@ def _per_row(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return values.view(-1, *([1] * (x.ndim - 1)))
 
 
-def _log_std_normal(x: torch.Tensor) -> torch.Tensor:
+def log_std_normal(x: torch.Tensor) -> torch.Tensor:
+    """``log N(x; 0, I)`` per row (all axes after the first are features)."""
     d = x[0].numel()
     return -0.5 * x.flatten(1).pow(2).sum(1) - 0.5 * d * math.log(2 * math.pi)
 
@@ -46,7 +48,7 @@ def log_density_from_logits(logits: torch.Tensor, x: torch.Tensor, t: int = 0) -
 
     ``log p_t(x) = f(x)[t] - f(x)[T+1] + log N(x; 0, I)``.
     """
-    return logits[:, t] - logits[:, -1] + _log_std_normal(x)
+    return logits[:, t] - logits[:, -1] + log_std_normal(x)
 
 
 def predict_noise(
