@@ -5,14 +5,35 @@ import pytest
 import torch
 from torch import nn
 
-from cdm_estimators import ClassificationDensityEstimator
+from cdm_estimators import (
+    ClassificationDensityEstimator,
+    NoiseContrastiveEstimator,
+    TelescopingDensityRatioEstimator,
+)
 
 TINY = dict(n_timesteps=4, hidden_width=16, n_blocks=1, max_epochs=3, batch_size=64)
+
+#: Every estimator of the library with a configuration that fits in well under a second, and
+#: the number of outputs its network must have (for 3 features).
+ESTIMATORS = {
+    "CDM": (ClassificationDensityEstimator, TINY, TINY["n_timesteps"] + 2),
+    "TRE": (TelescopingDensityRatioEstimator,
+            dict(n_ratios=3, n_head_features=4, hidden_width=16, n_blocks=1, max_epochs=3,
+                 batch_size=64), 3),
+    "NCE": (NoiseContrastiveEstimator,
+            dict(hidden_width=16, n_blocks=1, max_epochs=3, batch_size=64), 1),
+}
 
 
 def tiny_estimator(**params):
     """A CDM small enough for API tests."""
     return ClassificationDensityEstimator(**{**TINY, "random_state": 0, **params})
+
+
+def tiny(name, **params):
+    """The tiny configuration of estimator ``name`` ("CDM", "TRE" or "NCE")."""
+    cls, tiny_params, _ = ESTIMATORS[name]
+    return cls(**{**tiny_params, "random_state": 0, **params})
 
 
 @pytest.fixture(scope="session")
