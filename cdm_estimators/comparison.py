@@ -180,12 +180,19 @@ def compare_estimators(
             log_normalizer_ess=float(z[2]),
             fit_time=fit_time,
             score_time=score_time,
-            best_params=str(getattr(est, "best_params_", "")),
+            best_params=_format_params(getattr(est, "best_params_", {})),
         )
         results.append(result)
         if callback is not None:
             callback(result)
     return results
+
+
+def _format_params(params: Mapping) -> str:
+    return ", ".join(
+        f"{k}={float(v):.3g}" if isinstance(v, (float, np.floating)) else f"{k}={v}"
+        for k, v in params.items()
+    )
 
 
 def results_to_markdown(results, extra_columns: Mapping[str, str] | None = None) -> str:

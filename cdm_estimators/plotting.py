@@ -1,4 +1,4 @@
-"""Side-by-side pictures of 2-D densities (needs matplotlib: ``pip install cdm_estimators[examples]``)."""
+"""Side-by-side pictures of 2-D densities (needs matplotlib: the `examples` extra)."""
 
 from __future__ import annotations
 
