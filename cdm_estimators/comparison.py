@@ -121,6 +121,7 @@ def compare_estimators(
     n_normalizer_samples: int = 50_000,
     random_state=0,
     callback: Callable[[ComparisonResult], None] | None = None,
+    fitted: dict | None = None,
 ) -> list[ComparisonResult]:
     """Fit each estimator (a clone) on ``X_train`` and score it on ``X_test``.
 
@@ -137,6 +138,8 @@ def compare_estimators(
         Seed of the ``log Z`` estimate.
     callback : callable or None, default=None
         Called with each result as soon as it exists (to print progress).
+    fitted : dict or None, default=None
+        When given, receives the fitted clones by name (for plotting them afterwards).
 
     Returns
     -------
@@ -162,6 +165,8 @@ def compare_estimators(
         est.fit(X_train)
         fit_time = time.perf_counter() - start
         model = getattr(est, "best_estimator_", est)
+        if fitted is not None:
+            fitted[name] = est
         start = time.perf_counter()
         scores = model.score_samples(X_test)
         score_time = time.perf_counter() - start

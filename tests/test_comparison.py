@@ -41,17 +41,19 @@ def data():
 
 def test_compare_reports_gap_normaliser_and_times(data):
     X_train, X_test, log_prob = data
-    seen = []
+    seen, fitted = [], {}
     results = compare_estimators(
         {"truth": Truth(log_prob), "KDE": kde_with_cv_bandwidth(np.logspace(-1, 0, 5)),
          "CDM": tiny("CDM")},
-        X_train, X_test, log_prob, n_normalizer_samples=20_000, callback=seen.append)
+        X_train, X_test, log_prob, n_normalizer_samples=20_000, callback=seen.append,
+        fitted=fitted)
     assert [r.name for r in results] == ["truth", "KDE", "CDM"] == [r.name for r in seen]
     truth, kde, cdm = results
     assert truth.gap == 0 and truth.nll == pytest.approx(truth.true_nll)
     assert abs(truth.log_normalizer) < 3 * truth.log_normalizer_se + 0.01
     assert kde.gap > 0 and kde.best_params.startswith("bandwidth=")
     assert abs(kde.log_normalizer) < 0.05  # KDE is normalised
+    assert fitted["CDM"].score(X_test) == pytest.approx(-cdm.nll)
     assert cdm.fit_time > 0 and cdm.score_time >= 0 and np.isfinite(cdm.gap)
     table = results_to_markdown(results)
     assert table.count("\n") == 4 and "| KDE |" in table
