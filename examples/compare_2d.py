@@ -51,7 +51,7 @@ def main():
 
     titles = {r.name: f"{r.name}: gap {r.gap:+.3f}" for r in results}
     fig = plot_densities_2d(fitted, log_prob, X=X_train, titles=titles, n_columns=3)
-    fig.suptitle(f"{args.dataset}: test NLL gap to the truth (nats)", y=1.0)
+    fig.suptitle(f"{args.dataset}: test NLL gap to the truth (nats)", y=1.03)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output, dpi=120, bbox_inches="tight")
     print(f"Saved {args.output}")
