@@ -121,6 +121,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
 
     See Also
     --------
+    TelescopingDensityRatioEstimator : The TRE baseline (many ratios, one per waymark pair).
+    NoiseContrastiveEstimator : The NCE baseline (one ratio against N(0, I)).
     sklearn.neighbors.KernelDensity : Kernel density estimation.
     sklearn.mixture.GaussianMixture : Gaussian mixture density.
 
