@@ -42,7 +42,16 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--name", default="density_chasm", help="results file stem")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--merge", nargs="+", metavar="STEM",
+                        help="only merge earlier results/STEM.json files into --name")
     args = parser.parse_args()
+    if args.merge:
+        rows = [row for stem in args.merge
+                for row in json.loads((RESULTS / f"{stem}.json").read_text())]
+        save(rows, args, note=f"Merged from {', '.join(args.merge)} (run in parallel, one "
+                              "process per family).")
+        print(pivot_markdown(rows))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -63,13 +72,34 @@ def main():
             compare_estimators(estimators, X[:args.n_train], X[args.n_train:], log_prob,
                                random_state=args.seed, callback=report)
     print(results_to_markdown(rows, {"family": "family", "dim": "dim"}))
+    print(pivot_markdown(rows))
 
 
-def save(rows, args):
+def pivot_markdown(rows: list[dict]) -> str:
+    """Gap per estimator (columns) and family/dimension (rows); log Z in brackets where its
+    importance-sampling estimate has an effective sample size of at least 1000."""
+    methods = list(dict.fromkeys(r["name"] for r in rows))
+    cases = list(dict.fromkeys((r["family"], r["dim"]) for r in rows))
+    lines = ["| family | dim | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for family, dim in cases:
+        cells = []
+        for m in methods:
+            match = [r for r in rows if (r["family"], r["dim"], r["name"]) == (family, dim, m)]
+            if not match:
+                cells.append("")
+                continue
+            r = match[0]
+            z = (f" ({r['log_normalizer']:+.3f})" if r["log_normalizer_ess"] >= 1000 else "")
+            cells.append(f"{r['gap']:+.3f}{z}")
+        lines.append(f"| {family} | {dim} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save(rows, args, note=""):
     RESULTS.mkdir(exist_ok=True)
     header = (
         f"# {args.name}\n\nCommand: `python benchmarks/density_chasm.py "
-        f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}`\n\n"
+        f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}`\n\n{note}\n\n"
         f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), "
         f"torch {torch.__version__}. n_train={args.n_train}, n_test={args.n_test}, "
         f"seed={args.seed}; every estimator with its defaults.\n\n"
@@ -79,7 +109,9 @@ def save(rows, args):
         "(low dimensions).\n\n"
     )
     table = results_to_markdown(rows, {"family": "family", "dim": "dim"})
-    (RESULTS / f"{args.name}.md").write_text(header + table + "\n")
+    summary = ("## Gap to the truth (log Z where reliable)\n\n" + pivot_markdown(rows)
+               + "\n\n## Everything\n\n")
+    (RESULTS / f"{args.name}.md").write_text(header + summary + table + "\n")
     (RESULTS / f"{args.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
