@@ -23,12 +23,16 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from .callbacks import EpochProgressBar
+from .callbacks import BestEMAWeights, EpochProgressBar
 from .mcmc import mala
 from .net import ArrayBatchLoader, WarmupCosine
 from .normalizer import estimate_log_normalizer
 
-__all__ = ["NeuralDensityEstimator", "check_number", "resolve_device"]
+__all__ = ["AUTO_EARLY_STOPPING_ROWS", "NeuralDensityEstimator", "check_number",
+           "resolve_device"]
+
+#: ``early_stopping="auto"`` holds out a validation split when it has at least this many rows.
+AUTO_EARLY_STOPPING_ROWS = 100
 
 
 def resolve_device(device):
@@ -95,7 +99,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
 
     def _log_density(self, module: nn.Module, z: torch.Tensor) -> torch.Tensor:
         """Log-density (float64, shape ``(n,)``) of standardised points ``z``."""
-        raise NotImplementedError
+        return self.net_.log_density(module, z)
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
@@ -110,6 +114,9 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         check_number("ema_decay", self.ema_decay, 0, 1)
         check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True)
         check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
+        if self.early_stopping not in ("auto", True, False):
+            raise ValueError(f"early_stopping must be 'auto', True or False; got "
+                             f"{self.early_stopping!r}.")
         check_number("verbose", self.verbose, 0, integer=True)
         if self.inference_batch_size is not None:
             check_number("inference_batch_size", self.inference_batch_size, 1, integer=True)
@@ -179,8 +186,12 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             last_epoch=-1,  # every fit / partial_fit runs one whole schedule
         )))
         if valid is not None:
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change, load_best=False)))
+            callbacks += [
+                ("valid_nll", PassthroughScoring(name="valid_nll", on_train=False)),
+                ("early_stopping", EarlyStopping(
+                    monitor="valid_loss", patience=self.n_iter_no_change, load_best=False)),
+                ("best_weights", BestEMAWeights(monitor="valid_loss")),
+            ]
         if self.verbose >= 1:
             callbacks.append(("progress", EpochProgressBar(total=max_epochs,
                                                            desc=self._fit_label)))
@@ -248,8 +259,10 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         Z = self._to_model_space(X)
 
         valid = None
-        if self.early_stopping:
-            n_valid = int(round(self.validation_fraction * len(Z)))
+        n_valid = int(round(self.validation_fraction * len(Z)))
+        if self.early_stopping is True or (
+            self.early_stopping == "auto" and n_valid >= AUTO_EARLY_STOPPING_ROWS
+        ):
             if n_valid < 1 or n_valid >= len(Z):
                 raise ValueError(
                     f"early_stopping with validation_fraction={self.validation_fraction} "

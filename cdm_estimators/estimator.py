@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .base import NeuralDensityEstimator, check_number
 from .net import CDMNet
 from .networks import ResidualMLP
-from .objective import classifier_logits, log_density_from_logits, predict_noise
+from .objective import predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
 
@@ -73,12 +73,17 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         varies by a few hundredths of a nat between seeds; this removes it. Reliable in low
         dimensions only: a warning is raised when the estimate's effective sample size is
         small.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when the validation objective
-        (of the EMA weights, on fixed noise) has not improved for ``n_iter_no_change`` epochs.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows and evaluate the training objective of
+        the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
+        row; ``valid_nll`` is recorded too). Stop when ``valid_loss`` has not improved for
+        ``n_iter_no_change`` epochs and keep the EMA weights of its best epoch. ``"auto"``
+        does so when the split has at least 100 rows (1,000 rows of data at the default
+        fraction). Without it a 4,000-row 5-D Gaussian was overfitted: test NLL gap 0.45
+        nats against 0.00 with it (see benchmarks/results/early_stopping.md).
     validation_fraction : float, default=0.1
-        Fraction held out when ``early_stopping`` is True.
-    n_iter_no_change : int, default=50
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=250
         Patience of early stopping, in epochs.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (for example ``skorch.callbacks.Checkpoint``), copied at ``fit``.
@@ -163,9 +168,9 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         ema_decay=0.999,
         standardize=True,
         normalize=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=50,
+        n_iter_no_change=250,
         callbacks=None,
         inference_batch_size=None,
         warm_start=False,
@@ -220,8 +225,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
                     ce_weight=self.ce_weight)
 
     def _log_density(self, module, z, timestep=0):
-        logits = classifier_logits(module, z)
-        return log_density_from_logits(logits.double(), z.double(), timestep)
+        return self.net_.log_density(module, z, timestep)
 
     # -------------------------------------------------------------------------- inference
     def _check_timestep(self, t):

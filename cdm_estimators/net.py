@@ -17,7 +17,7 @@ from skorch import NeuralNet
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .objective import cdm_loss
+from .objective import cdm_loss, classifier_logits, log_density_from_logits
 
 __all__ = ["ArrayBatchLoader", "CDMNet", "DensityNet", "EMAWithWarmup", "WarmupCosine"]
 
@@ -110,6 +110,8 @@ class DensityNet(NeuralNet):
 
     #: Names of the scalar parts of the objective, recorded per batch as ``train_<name>``.
     loss_parts: tuple[str, ...] = ()
+    #: Noise draws per validation row: more draws make ``valid_loss`` less noisy.
+    valid_repeats: int = 4
 
     def __init__(self, module, *args, ema_decay=0.999, seed=0, criterion=nn.Identity, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
@@ -144,6 +146,11 @@ class DensityNet(NeuralNet):
         """
         raise NotImplementedError
 
+    def log_density(self, module: nn.Module, X: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log-density (float64, shape ``(n,)``) that ``module`` assigns to the
+        standardised points ``X``."""
+        raise NotImplementedError
+
     def _batch_tensor(self, X) -> torch.Tensor:
         return torch.as_tensor(X, device=self.device, dtype=torch.float32)
 
@@ -165,17 +172,21 @@ class DensityNet(NeuralNet):
         return {"loss": loss, "y_pred": None}
 
     def validation_step(self, batch, **fit_params):
-        """The objective of the EMA weights on fixed validation noise.
+        """The objective of the EMA weights on fixed validation noise, and their NLL.
 
-        skorch runs validation under ``no_grad``; objectives that need an input gradient (the
-        CDM's denoiser) get it back here, without a graph for double backpropagation.
+        The mean negative log-likelihood of the batch is recorded as ``valid_nll``; it needs no
+        noise, so it is exact for the current weights. skorch runs validation under
+        ``no_grad``; objectives that need an input gradient (the CDM's denoiser) get it back
+        here, without a graph for double backpropagation.
         """
         self._set_training(False)
         Xi, _ = batch
+        X = self._batch_tensor(Xi)
+        module = self.ema_module_.module
+        repeated = X.repeat(self.valid_repeats, *([1] * (X.ndim - 1)))
         with torch.enable_grad():
-            out = self.objective(
-                self.ema_module_.module, self._batch_tensor(Xi), self.valid_generator_, False
-            )
+            out = self.objective(module, repeated, self.valid_generator_, False)
+        self.history.record_batch("valid_nll", -self.log_density(module, X).mean().item())
         return {"loss": out["loss"].detach(), "y_pred": None}
 
     # -- callback hooks of the net itself -------------------------------------------------
@@ -243,6 +254,11 @@ class CDMNet(DensityNet):
             module, X, alpha, sigma, self.ce_weight, generator=generator, create_graph=training
         )
         return {"loss": out.loss, "ce": out.cross_entropy, "mse": out.mse}
+
+    def log_density(self, module, X, timestep=0):
+        """Theorem 3.2: ``log p_t(x) = f(x)[t] - f(x)[T+1] + log N(x; 0, I)``."""
+        logits = classifier_logits(module, X)
+        return log_density_from_logits(logits.double(), X.double(), timestep)
 
     def __getstate__(self):
         state = super().__getstate__()

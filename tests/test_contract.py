@@ -180,11 +180,28 @@ def test_warm_start_and_partial_fit(name, blobs):
     assert cold.n_iter_ == epochs
 
 
-def test_early_stopping_uses_a_validation_split(name, blobs):
-    est = tiny(name, max_epochs=200, early_stopping=True, n_iter_no_change=2,
+def test_early_stopping_on_validation_nll_keeps_the_best_weights(name, blobs):
+    est = tiny(name, max_epochs=200, early_stopping=True, n_iter_no_change=3,
                lr=1e-2).fit(blobs)
-    assert "valid_loss" in est.net_.history[-1]
-    assert est.n_iter_ < 200
+    history = est.net_.history
+    assert "valid_loss" in history[-1] and est.n_iter_ < 200
+    nll = history[:, "valid_nll"]
+    best = int(np.argmin(nll))
+    assert best < len(nll) - 1 and history[best, "valid_nll_best"]
+    # the restored EMA weights score the validation rows as they did at the best epoch
+    valid = torch.as_tensor(est.net_.train_split.keywords["valid_ds"].X)
+    with torch.no_grad():
+        restored = -est.net_.log_density(est._ema_module(), valid).mean().item()
+    assert restored == pytest.approx(nll[best], rel=1e-5)
+
+
+def test_early_stopping_auto_needs_enough_rows(name, blobs):
+    assert tiny(name).fit(blobs).net_.train_split is None  # 30 validation rows: off
+    big = np.concatenate([blobs] * 4)  # 120 validation rows: on
+    est = tiny(name).fit(big)
+    assert "valid_nll" in est.net_.history[-1]
+    with pytest.raises(ValueError, match="early_stopping"):
+        tiny(name, early_stopping="sometimes").fit(blobs)
 
 
 def test_user_callback_checkpoint(name, blobs, tmp_path):

@@ -49,6 +49,11 @@ class NCENet(DensityNet):
         accuracy = torch.cat([data > 0, fake <= 0]).float().mean()
         return {"loss": loss, "accuracy": accuracy.detach()}
 
+    def log_density(self, module, X):
+        """``log p(x) = h(x) + log nu + log N(x; 0, I)``."""
+        return (module(X)[:, 0].double() + math.log(self.noise_ratio)
+                + log_std_normal(X.double()))
+
 
 class NoiseContrastiveEstimator(NeuralDensityEstimator):
     """Density estimation by noise-contrastive estimation (NCE) against ``N(0, I)``.
@@ -89,11 +94,17 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     normalize : bool, default=False
         Subtract an importance-sampling estimate of ``log Z`` after fitting (see
         :func:`~cdm_estimators.estimate_log_normalizer`); reliable in low dimensions only.
-    early_stopping : bool, default=False
-        Stop when the validation loss (EMA weights, fixed noise) stalls.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows and evaluate the training objective of
+        the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
+        row; ``valid_nll`` is recorded too). Stop when ``valid_loss`` has not improved for
+        ``n_iter_no_change`` epochs and keep the EMA weights of its best epoch. ``"auto"``
+        does so when the split has at least 100 rows (1,000 rows of data at the default
+        fraction). Without it a 4,000-row 5-D Gaussian was overfitted: test NLL gap 0.45
+        nats against 0.00 with it (see benchmarks/results/early_stopping.md).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=50
+    n_iter_no_change : int, default=250
         Patience of early stopping, in epochs.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied at ``fit``.
@@ -165,9 +176,9 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         ema_decay=0.999,
         standardize=True,
         normalize=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=50,
+        n_iter_no_change=250,
         callbacks=None,
         inference_batch_size=None,
         warm_start=False,
@@ -210,8 +221,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         return {"noise_ratio": self.noise_ratio}
 
     def _log_density(self, module, z):
-        logit = module(z)[:, 0].double()
-        return logit + math.log(self.noise_ratio) + log_std_normal(z.double())
+        return self.net_.log_density(module, z)
 
     def sample(self, n_samples=1, random_state=None, n_steps=1000, step_size=0.1):
         """Approximate samples by MALA on the learned log-density.

@@ -139,6 +139,10 @@ class TRENet(DensityNet):
         accuracy = torch.cat([numerator > 0, denominator <= 0]).float().mean()
         return {"loss": loss, "accuracy": accuracy.detach()}
 
+    def log_density(self, module, X, first_ratio=0):
+        """``log p_k(x) = log N(x; 0, I) + sum_{j >= k} log r_j(x)``, ``k = first_ratio``."""
+        return module(X).double()[:, first_ratio:].sum(1) + log_std_normal(X.double())
+
 
 class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     """Density estimation by telescoping density-ratio estimation (TRE).
@@ -187,11 +191,17 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     normalize : bool, default=False
         Subtract an importance-sampling estimate of ``log Z`` after fitting; reliable in low
         dimensions only.
-    early_stopping : bool, default=False
-        Stop when the validation loss (EMA weights, fixed noise) stalls.
+    early_stopping : "auto" or bool, default="auto"
+        Hold out ``validation_fraction`` of the rows and evaluate the training objective of
+        the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
+        row; ``valid_nll`` is recorded too). Stop when ``valid_loss`` has not improved for
+        ``n_iter_no_change`` epochs and keep the EMA weights of its best epoch. ``"auto"``
+        does so when the split has at least 100 rows (1,000 rows of data at the default
+        fraction). Without it a 4,000-row 5-D Gaussian was overfitted: test NLL gap 0.45
+        nats against 0.00 with it (see benchmarks/results/early_stopping.md).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
-    n_iter_no_change : int, default=50
+    n_iter_no_change : int, default=250
         Patience of early stopping, in epochs.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied at ``fit``.
@@ -270,9 +280,9 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         ema_decay=0.999,
         standardize=True,
         normalize=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
-        n_iter_no_change=50,
+        n_iter_no_change=250,
         callbacks=None,
         inference_batch_size=None,
         warm_start=False,
@@ -323,9 +333,7 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         return {"scales": self.waymark_scales_}
 
     def _log_density(self, module, z, first_ratio=0):
-        """``log p_k(z) = log N(z; 0, I) + sum_{j >= k} log r_j(z)``, ``k = first_ratio``."""
-        log_ratios = module(z).double()
-        return log_ratios[:, first_ratio:].sum(1) + log_std_normal(z.double())
+        return self.net_.log_density(module, z, first_ratio)
 
     def sample(self, n_samples=1, random_state=None, n_steps=1000, step_size=0.1):
         """Approximate samples by annealed MALA through the waymark densities.
