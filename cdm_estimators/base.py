@@ -17,13 +17,13 @@ import torch
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
+from skorch.callbacks import LRScheduler, PassthroughScoring
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from .callbacks import BestEMAWeights, EpochProgressBar
+from .callbacks import EarlyStoppingWithCooldown, EpochProgressBar
 from .mcmc import mala
 from .net import ArrayBatchLoader, WarmupCosine
 from .normalizer import estimate_log_normalizer
@@ -188,9 +188,9 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         if valid is not None:
             callbacks += [
                 ("valid_nll", PassthroughScoring(name="valid_nll", on_train=False)),
-                ("early_stopping", EarlyStopping(
-                    monitor="valid_loss", patience=self.n_iter_no_change, load_best=False)),
-                ("best_weights", BestEMAWeights(monitor="valid_loss")),
+                ("early_stopping", EarlyStoppingWithCooldown(
+                    patience=self.n_iter_no_change,
+                    cooldown=max(1, self.n_iter_no_change // 2))),
             ]
         if self.verbose >= 1:
             callbacks.append(("progress", EpochProgressBar(total=max_epochs,

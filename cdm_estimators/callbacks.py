@@ -7,7 +7,7 @@ import copy
 from skorch.callbacks import Callback
 from tqdm.auto import tqdm
 
-__all__ = ["BestEMAWeights", "EpochProgressBar"]
+__all__ = ["EarlyStoppingWithCooldown", "EpochProgressBar"]
 
 
 class EpochProgressBar(Callback):
@@ -46,31 +46,65 @@ class EpochProgressBar(Callback):
         return state
 
 
-class BestEMAWeights(Callback):
-    """Keep the EMA weights of the epoch with the best ``monitor`` and restore them at the end.
+class EarlyStoppingWithCooldown(Callback):
+    """Early stopping that anneals before it stops, for models whose scale needs a low LR.
 
-    skorch's ``EarlyStopping(load_best=True)`` restores ``module_`` only; scoring and sampling
-    use ``ema_module_``, so this callback restores that one.
+    Watches ``monitor`` (lower is better). After ``patience`` epochs without improvement it
+    loads the EMA weights of the best epoch into both the trained module and its EMA, restarts
+    the EMA, cools the learning rate down from its current value to the schedule's floor over
+    ``cooldown`` epochs (:meth:`WarmupCosine.cool_down`), and then stops.
+
+    Why not stop and restore, as skorch's ``EarlyStopping(load_best=True)`` does: a stop often
+    comes while the learning rate is still high, and a CDM's overall level (its log Z) only
+    settles once the learning rate has decayed. Measured in
+    ``benchmarks/results/early_stopping.md``.
 
     Parameters
     ----------
-    monitor : str, default="valid_nll"
-        History key whose ``<monitor>_best`` flag marks an improvement.
+    patience : int
+        Epochs without improvement before the cool-down starts.
+    cooldown : int
+        Epochs of the cool-down.
+    monitor : str, default="valid_loss"
+        History key to minimise.
     """
 
-    def __init__(self, monitor="valid_nll"):
+    def __init__(self, patience, cooldown, monitor="valid_loss"):
+        self.patience = patience
+        self.cooldown = cooldown
         self.monitor = monitor
 
     def on_train_begin(self, net, **kwargs):
+        policy = getattr(dict(net.callbacks_).get("lr_schedule"), "lr_lambda", None)
+        if hasattr(policy, "cooldown"):
+            policy.cooldown = None  # a new fit or partial_fit runs the whole schedule again
+        self.best_score_ = float("inf")
+        self.best_epoch_ = 0
         self.best_state_ = None
-        self.best_epoch_ = None
+        self.stop_epoch_ = None
 
     def on_epoch_end(self, net, **kwargs):
-        if net.history[-1].get(f"{self.monitor}_best"):
-            self.best_state_ = copy.deepcopy(net.ema_module_.state_dict())
-            self.best_epoch_ = net.history[-1, "epoch"]
+        epoch = len(net.history)
+        if self.stop_epoch_ is not None:
+            if epoch >= self.stop_epoch_:
+                raise KeyboardInterrupt  # how skorch's own EarlyStopping ends a fit
+            return
+        score = net.history[-1, self.monitor]
+        if score < self.best_score_:
+            self.best_score_, self.best_epoch_ = score, epoch
+            self.best_state_ = copy.deepcopy(net.ema_module_.module.state_dict())
+        elif epoch - self.best_epoch_ >= self.patience:
+            self._start_cooldown(net, epoch)
+
+    def _start_cooldown(self, net, epoch):
+        net.module_.load_state_dict(self.best_state_)
+        net.ema_module_.module.load_state_dict(self.best_state_)
+        net.ema_module_.n_averaged.zero_()  # the next update copies the restored weights
+        train_batches = sum("train_loss" in b for b in net.history[-1, "batches"])
+        scheduler = dict(net.callbacks_)["lr_schedule"].lr_scheduler_
+        scheduler.lr_lambdas[0].cool_down(scheduler.last_epoch, self.cooldown * train_batches)
+        self.stop_epoch_ = epoch + self.cooldown
+        self.best_state_ = None
 
     def on_train_end(self, net, **kwargs):
-        if self.best_state_ is not None:
-            net.ema_module_.load_state_dict(self.best_state_)
-        self.best_state_ = None  # do not keep a second copy of the weights in the pickle
+        self.best_state_ = None  # no second copy of the weights in the pickle

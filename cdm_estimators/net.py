@@ -39,14 +39,31 @@ class EMAWithWarmup:
 
 
 class WarmupCosine:
-    """LR multiplier: linear warm-up over ``warmup_steps``, then cosine decay to ``final``."""
+    """LR multiplier: linear warm-up over ``warmup_steps``, then cosine decay to ``final``.
+
+    :meth:`cool_down` cuts the schedule short: from a given step the multiplier decays from its
+    current value to ``final`` along a half cosine of ``n_steps``.
+    """
 
     def __init__(self, total_steps: int, warmup_steps: int, final: float = 0.01) -> None:
         self.total_steps = max(int(total_steps), 1)
         self.warmup_steps = max(int(warmup_steps), 0)
         self.final = final
+        self.cooldown: tuple[int, int, float] | None = None
+
+    def cool_down(self, step: int, n_steps: int) -> None:
+        """Decay from the multiplier at ``step`` to ``final`` over the next ``n_steps``."""
+        self.cooldown = (int(step), max(int(n_steps), 1), self._planned(step))
 
     def __call__(self, step: int) -> float:
+        if self.cooldown is not None and step >= self.cooldown[0]:
+            start, n_steps, start_value = self.cooldown
+            progress = min((step - start) / n_steps, 1.0)
+            return self.final + (start_value - self.final) * 0.5 * (
+                1.0 + math.cos(math.pi * progress))
+        return self._planned(step)
+
+    def _planned(self, step: int) -> float:
         if step < self.warmup_steps:
             return (step + 1) / (self.warmup_steps + 1)
         span = max(self.total_steps - self.warmup_steps, 1)

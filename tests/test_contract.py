@@ -180,19 +180,22 @@ def test_warm_start_and_partial_fit(name, blobs):
     assert cold.n_iter_ == epochs
 
 
-def test_early_stopping_keeps_the_best_weights(name, blobs):
-    est = tiny(name, max_epochs=200, early_stopping=True, n_iter_no_change=3,
+def test_early_stopping_cools_down_from_the_best_weights(name, blobs):
+    """After `patience` epochs without improvement: restore the best EMA weights, anneal the
+    learning rate to its floor over `patience // 2` epochs, stop."""
+    est = tiny(name, max_epochs=300, early_stopping=True, n_iter_no_change=6,
                lr=1e-2).fit(blobs)
     history = est.net_.history
-    assert est.n_iter_ < 200
-    best = int(np.argmin(history[:, "valid_loss"]))
-    assert best < len(history) - 1 and history[best, "valid_loss_best"]
-    nll = history[:, "valid_nll"]
-    # the restored EMA weights score the validation rows as they did at the best epoch
-    valid = torch.as_tensor(est.net_.train_split.keywords["valid_ds"].X)
-    with torch.no_grad():
-        restored = -est.net_.log_density(est._ema_module(), valid).mean().item()
-    assert restored == pytest.approx(nll[best], rel=1e-5)
+    stopper = dict(est.net_.callbacks_)["early_stopping"]
+    best = int(np.argmin(history[:stopper.best_epoch_ + 6, "valid_loss"])) + 1
+    assert stopper.best_epoch_ == best
+    assert est.n_iter_ == stopper.stop_epoch_ == best + 6 + 3 < 300
+    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-2 * 0.01)
+    assert np.all(np.isfinite(history[:, "valid_nll"]))
+    policy = dict(est.net_.callbacks_)["lr_schedule"].lr_lambda
+    assert policy.cooldown is not None
+    est.partial_fit(blobs)  # the next call runs the whole schedule again
+    assert est.n_iter_ > stopper.best_epoch_ and len(history) > 0
 
 
 def test_early_stopping_auto_needs_enough_rows(name, blobs):

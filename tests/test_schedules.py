@@ -54,3 +54,17 @@ def test_bad_name_and_T():
         make_schedule("linear", 0)
     with pytest.raises(TypeError, match="n_timesteps"):
         make_schedule("linear", 2.5)
+
+
+def test_warmup_cosine_cool_down():
+    from cdm_estimators.net import WarmupCosine
+
+    policy = WarmupCosine(total_steps=1000, warmup_steps=100)
+    assert policy(0) < policy(50) < policy(99) <= 1.0
+    assert policy(999) == pytest.approx(0.01, abs=1e-4)
+    planned = policy(300)
+    policy.cool_down(300, 50)
+    assert policy(300) == pytest.approx(planned)
+    assert policy(325) == pytest.approx(0.01 + (planned - 0.01) / 2)
+    assert policy(350) == policy(900) == pytest.approx(0.01)
+    assert policy(200) == pytest.approx(WarmupCosine(1000, 100)(200))  # earlier steps as planned
