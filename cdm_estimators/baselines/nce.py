@@ -97,15 +97,16 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     early_stopping : "auto" or bool, default="auto"
         Hold out ``validation_fraction`` of the rows and evaluate the training objective of
         the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
-        row; ``valid_nll`` is recorded too). Stop when ``valid_loss`` has not improved for
-        ``n_iter_no_change`` epochs and keep the EMA weights of its best epoch. ``"auto"``
-        does so when the split has at least 100 rows (1,000 rows of data at the default
-        fraction). Without it a 4,000-row 5-D Gaussian was overfitted: test NLL gap 0.45
-        nats against 0.00 with it (see benchmarks/results/early_stopping.md).
+        row; ``valid_nll`` is recorded too). After ``n_iter_no_change`` epochs without
+        improvement, restore the EMA weights of the best epoch, anneal the learning rate to
+        its floor over ``n_iter_no_change // 2`` epochs, and stop. ``"auto"`` does so when the
+        split has at least 100 rows (1,000 rows of data at the default fraction). Without it
+        a 4,000-row 5-D Gaussian was overfitted (test NLL gap 0.45 nats against 0.00 with
+        it; see benchmarks/results/early_stopping.md).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=250
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in epochs (the cool-down lasts half as long).
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, copied at ``fit``.
     inference_batch_size : int or None, default=None
