@@ -201,8 +201,9 @@ def test_early_stopping_cools_down_from_the_best_weights(name, blobs):
 def test_early_stopping_auto_needs_enough_rows(name, blobs):
     assert tiny(name).fit(blobs).net_.train_split is None  # 30 validation rows: off
     big = np.concatenate([blobs] * 4)  # 120 validation rows: on
-    est = tiny(name).fit(big)
+    est = tiny(name, early_stopping="auto").fit(big)
     assert "valid_nll" in est.net_.history[-1]
+    assert tiny(name, early_stopping="auto").fit(blobs).net_.train_split is None
     with pytest.raises(ValueError, match="early_stopping"):
         tiny(name, early_stopping="sometimes").fit(blobs)
 
