@@ -28,11 +28,17 @@ from .mcmc import mala
 from .net import ArrayBatchLoader, WarmupCosine
 from .normalizer import estimate_log_normalizer
 
-__all__ = ["AUTO_EARLY_STOPPING_ROWS", "NeuralDensityEstimator", "check_number",
-           "resolve_device"]
+__all__ = ["AUTO_EARLY_STOPPING_ROWS", "AUTO_NORMALIZE_MAX_FEATURES", "AUTO_NORMALIZE_MIN_ESS",
+           "NeuralDensityEstimator", "check_number", "resolve_device"]
 
 #: ``early_stopping="auto"`` holds out a validation split when it has at least this many rows.
 AUTO_EARLY_STOPPING_ROWS = 100
+#: ``normalize="auto"`` estimates log Z only up to this many features (cost, reliability).
+AUTO_NORMALIZE_MAX_FEATURES = 50
+#: ``normalize="auto"`` subtracts the estimate only when its effective sample size is this large.
+AUTO_NORMALIZE_MIN_ESS = 1000
+#: Importance-sampling draws of the normalisation.
+NORMALIZE_SAMPLES = 100_000
 
 
 def resolve_device(device):
@@ -114,9 +120,11 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         check_number("ema_decay", self.ema_decay, 0, 1)
         check_number("validation_fraction", self.validation_fraction, 0, 1, low_open=True)
         check_number("n_iter_no_change", self.n_iter_no_change, 1, integer=True)
-        if self.early_stopping not in ("auto", True, False):
-            raise ValueError(f"early_stopping must be 'auto', True or False; got "
-                             f"{self.early_stopping!r}.")
+        for name in ("early_stopping", "normalize"):
+            value = getattr(self, name)
+            if not (value is True or value is False
+                    or (isinstance(value, str) and value == "auto")):
+                raise ValueError(f"{name} must be 'auto', True or False; got {value!r}.")
         check_number("verbose", self.verbose, 0, integer=True)
         if self.inference_batch_size is not None:
             check_number("inference_batch_size", self.inference_batch_size, 1, integer=True)
@@ -280,20 +288,29 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         return self
 
     def _normalize(self, X, seed):
+        """Estimate log Z by importance sampling and decide whether to subtract it."""
         self.log_normalizer_ = 0.0
-        if not self.normalize:
+        self.normalizer_estimate_ = None
+        if self.normalize is False or (
+            self.normalize == "auto" and X.shape[1] > AUTO_NORMALIZE_MAX_FEATURES
+        ):
             return
-        estimate = estimate_log_normalizer(self, X, n_samples=100_000, random_state=seed)
-        if estimate.effective_sample_size < 1000:
+        estimate = estimate_log_normalizer(self, X, n_samples=NORMALIZE_SAMPLES,
+                                           random_state=seed)
+        self.normalizer_estimate_ = estimate
+        reliable = estimate.effective_sample_size >= AUTO_NORMALIZE_MIN_ESS
+        if self.normalize is True and not reliable:
             warnings.warn(
                 f"normalize=True: the importance-sampling estimate of log Z "
                 f"({estimate.log_normalizer:.3f}) has an effective sample size of only "
                 f"{estimate.effective_sample_size:.0f}; in {self.n_features_in_} dimensions it "
-                "may be unreliable. Consider normalize=False.",
+                "may be unreliable. Consider normalize='auto', which then leaves the density "
+                "as trained.",
                 UserWarning,
                 stacklevel=4,
             )
-        self.log_normalizer_ = estimate.log_normalizer
+        if self.normalize is True or reliable:
+            self.log_normalizer_ = estimate.log_normalizer
 
     def partial_fit(self, X, y=None):
         """Continue training on ``X`` for ``max_epochs`` more epochs (fits first if needed).

@@ -20,7 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Checkpoint
 from torch import nn
 
-from cdm_estimators import estimate_log_normalizer
+from cdm_estimators import base, estimate_log_normalizer
 
 NAMES = list(ESTIMATORS)
 COMMON = ["max_epochs", "batch_size", "lr", "device", "random_state", "verbose", "module",
@@ -38,7 +38,8 @@ def fitted_any(name, blobs):
 
 
 @parametrize_with_checks(
-    [tiny(n, max_epochs=2, device="cpu") for n in NAMES],
+    [tiny(n, max_epochs=2, device="cpu") for n in NAMES]
+    + [tiny("CDM", max_epochs=2, device="cpu", normalize="auto")],
     expected_failed_checks=lambda est: {},
 )
 def test_sklearn_compatible(estimator, check):
@@ -50,6 +51,7 @@ def test_shared_parameters_and_defaults(name):
     for param in COMMON:
         assert param in params
     assert params["device"] == "auto" and params["max_epochs"] == "auto"
+    assert params["normalize"] == "auto" and params["early_stopping"] is False
 
 
 def test_fit_returns_self_and_sets_attributes(name, blobs):
@@ -236,6 +238,33 @@ def test_normalize_removes_the_log_normaliser(name):
     assert abs(after.log_normalizer) < 0.01
 
 
+def test_auto_normalize_subtracts_a_reliable_estimate(name):
+    X = np.random.RandomState(0).normal(size=(400, 2)) * [1.0, 0.3]
+    est = tiny(name, max_epochs=5, normalize="auto").fit(X)
+    estimate = est.normalizer_estimate_
+    assert estimate.effective_sample_size >= 1000
+    assert est.log_normalizer_ == estimate.log_normalizer != 0.0
+    raw = tiny(name, max_epochs=5).fit(X)
+    assert raw.normalizer_estimate_ is None
+    np.testing.assert_allclose(est.score_samples(X), raw.score_samples(X) - est.log_normalizer_,
+                               rtol=1e-6)
+
+
+def test_auto_normalize_leaves_an_unreliable_estimate_alone(name, monkeypatch, blobs):
+    monkeypatch.setattr(base, "AUTO_NORMALIZE_MIN_ESS", 10**9)
+    est = tiny(name, normalize="auto").fit(blobs)
+    assert est.normalizer_estimate_ is not None and est.log_normalizer_ == 0.0
+    with pytest.warns(UserWarning, match="effective sample size"):
+        forced = tiny(name, normalize=True).fit(blobs)
+    assert forced.log_normalizer_ == forced.normalizer_estimate_.log_normalizer
+
+
+def test_auto_normalize_skips_many_features(name):
+    X = np.random.RandomState(0).normal(size=(64, base.AUTO_NORMALIZE_MAX_FEATURES + 1))
+    est = tiny(name, max_epochs=1, normalize="auto").fit(X)
+    assert est.normalizer_estimate_ is None and est.log_normalizer_ == 0.0
+
+
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_input(name, blobs, fitted_any, bad):
@@ -275,7 +304,8 @@ def test_unfitted_use(name, method, blobs):
     [("max_epochs", 0, ValueError), ("max_epochs", "many", TypeError),
      ("batch_size", 0, ValueError), ("lr", -1.0, ValueError), ("lr", 0, ValueError),
      ("device", "tpu", ValueError), ("ema_decay", 1.5, ValueError),
-     ("validation_fraction", 1.5, ValueError), ("callbacks", "progress", TypeError)],
+     ("validation_fraction", 1.5, ValueError), ("callbacks", "progress", TypeError),
+     ("normalize", "yes", ValueError), ("early_stopping", 1.0, ValueError)],
 )
 def test_bad_parameters_name_themselves(name, blobs, param, value, error):
     with pytest.raises(error, match=param):

@@ -91,9 +91,15 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         Decay of the weight EMA used for scoring and sampling.
     standardize : bool, default=True
         Standardise each feature before training; scores include the log-Jacobian.
-    normalize : bool, default=False
-        Subtract an importance-sampling estimate of ``log Z`` after fitting (see
-        :func:`~cdm_estimators.estimate_log_normalizer`); reliable in low dimensions only.
+    normalize : "auto" or bool, default="auto"
+        After training, estimate the log-normaliser ``log Z`` of the learned density by
+        importance sampling (:func:`~cdm_estimators.estimate_log_normalizer`: 100,000 draws
+        from a Gaussian mixture fitted to the training data plus a broad Gaussian) and
+        subtract it in ``score_samples``, so that the density integrates to one. ``"auto"``
+        does so with up to 50 features and only when the estimate's effective sample size is
+        at least 1,000 (else the density is left as trained); ``True`` always subtracts it
+        (with a warning when the effective sample size is small); ``False`` never estimates
+        it. The estimate is kept in ``normalizer_estimate_``.
     early_stopping : "auto" or bool, default=False
         Hold out ``validation_fraction`` of the rows and evaluate the training objective of
         the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
@@ -130,7 +136,10 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     n_iter_ : int
         Epochs run.
     log_normalizer_ : float
-        The ``log Z`` subtracted by ``score_samples`` (0.0 unless ``normalize=True``).
+        The ``log Z`` subtracted by ``score_samples`` (0.0 when none was).
+    normalizer_estimate_ : LogNormalizerEstimate or None
+        The importance-sampling estimate (``log_normalizer``, ``standard_error``,
+        ``effective_sample_size``), or None when ``normalize`` did not estimate one.
     device_ : str
         Device used.
     n_features_in_ : int
@@ -177,7 +186,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         weight_decay=0.0,
         ema_decay=0.999,
         standardize=True,
-        normalize=False,
+        normalize="auto",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=250,
