@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 
 __all__ = [
     "KNOWN_DENSITIES_2D",
+    "make_banana",
     "make_checkerboard",
     "make_correlated_gaussian",
     "make_correlated_gaussian_pixels",
@@ -28,6 +29,7 @@ __all__ = [
     "make_moons_density",
     "make_pinwheel",
     "make_rings",
+    "make_student_t",
     "make_swiss_roll_2d",
     "make_two_spirals",
     "make_uniform_pixels",
@@ -303,6 +305,54 @@ def make_gaussian_mixture(n_samples=1000, n_features=10, n_components=4, separat
 
     def log_prob(Y):
         return logsumexp(np.stack([p(Y) for p in parts]), axis=0) - np.log(n_components)
+
+    return X, log_prob
+
+
+def make_banana(n_samples=1000, n_features=10, curvature=0.6, random_state=None):
+    """A standard normal bent into bananas, then rotated at random (exact density).
+
+    With ``z ~ N(0, I)``, every odd coordinate is shifted by ``curvature * (z_even^2 - 1)``
+    of its even neighbour (a shear with unit Jacobian), and the result is rotated by a random
+    orthogonal matrix, so no axis is special. The entropy is that of ``N(0, I)``,
+    ``0.5 * n_features * log(2 pi e)``. A unimodal but curved density: Gaussian-like
+    estimators (a GMM, TRE's quadratic heads) cannot represent it exactly.
+    """
+    if n_features < 2:
+        raise ValueError(f"make_banana needs n_features >= 2; got {n_features}.")
+    rng = check_random_state(random_state)
+    rotation, _ = np.linalg.qr(rng.standard_normal((n_features, n_features)))
+    bent = np.arange(1, n_features - n_features % 2, 2)  # odd coordinates with a partner
+
+    def bend(Z, sign):
+        Z = Z.copy()
+        Z[:, bent] += sign * curvature * (Z[:, bent - 1] ** 2 - 1)
+        return Z
+
+    X = bend(rng.standard_normal((n_samples, n_features)), +1) @ rotation.T
+
+    def log_prob(Y):
+        Z = bend(np.asarray(Y, dtype=np.float64).reshape(-1, n_features) @ rotation, -1)
+        return -0.5 * np.sum(Z**2, axis=1) - 0.5 * n_features * np.log(2 * np.pi)
+
+    return X, log_prob
+
+
+def make_student_t(n_samples=1000, n_features=10, df=5.0, random_state=None):
+    """A multivariate Student t with a random mean and correlated scale matrix (exact density).
+
+    Heavy tails: with ``df=5`` the kurtosis is finite but large, so methods that assume
+    Gaussian tails (NCE and TRE against a Gaussian reference) are tested there.
+    """
+    from scipy.stats import multivariate_t
+
+    rng = check_random_state(random_state)
+    mean = rng.standard_normal(n_features)
+    dist = multivariate_t(mean, _random_covariance(n_features, rng), df=df)
+    X = np.asarray(dist.rvs(n_samples, random_state=rng)).reshape(n_samples, n_features)
+
+    def log_prob(Y):
+        return np.atleast_1d(dist.logpdf(np.asarray(Y, dtype=np.float64).reshape(-1, n_features)))
 
     return X, log_prob
 

@@ -52,18 +52,22 @@ def test_quadrature_has_converged(name):
 
 
 # ----------------------------------------------------------------- any dimension
-from scipy.stats import multivariate_normal  # noqa: E402
+from scipy.stats import multivariate_normal, multivariate_t  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 
 from cdm_estimators.datasets import (  # noqa: E402
+    _random_covariance,
+    make_banana,
     make_correlated_gaussian,
     make_correlated_gaussian_pixels,
     make_gaussian_mixture,
+    make_student_t,
     make_uniform_pixels,
 )
 
 
-@pytest.mark.parametrize("make", [make_correlated_gaussian, make_gaussian_mixture])
+@pytest.mark.parametrize("make", [make_correlated_gaussian, make_gaussian_mixture, make_banana,
+                                  make_student_t])
 def test_2d_versions_integrate_to_one(make):
     _, log_prob = make(10, n_features=2, random_state=0)
     grid = np.linspace(-9, 9, 721)
@@ -86,6 +90,24 @@ def test_gaussian_mixture_samples_match_density():
     gmm = GaussianMixture(4, random_state=0, n_init=3).fit(X)
     X_new = X[:2000]
     assert np.mean(log_prob(X_new)) == pytest.approx(np.mean(gmm.score_samples(X_new)), abs=0.05)
+
+
+@pytest.mark.parametrize("n_features", [2, 7, 10])
+def test_banana_entropy_is_that_of_the_standard_normal(n_features):
+    X, log_prob = make_banana(50_000, n_features=n_features, random_state=0)
+    entropy = 0.5 * n_features * np.log(2 * np.pi * np.e)
+    # sd of -log p is sqrt(d / 2): 0.02 nats of Monte Carlo noise at d=10
+    assert -np.mean(log_prob(X)) == pytest.approx(entropy, abs=0.03)
+
+
+def test_student_t_samples_match_density():
+    X, log_prob = make_student_t(50_000, n_features=10, df=5.0, random_state=0)
+    rng = np.random.RandomState(0)  # the generator's own draws of the mean and scale matrix
+    mean = rng.standard_normal(10)
+    truth = multivariate_t(mean, _random_covariance(10, rng), df=5.0)
+    np.testing.assert_allclose(log_prob(X[:100]), truth.logpdf(X[:100]))
+    # sd of -log p is about 2.5 nats here: 0.011 nats of Monte Carlo noise
+    assert -np.mean(log_prob(X)) == pytest.approx(truth.entropy(), abs=0.05)
 
 
 def test_uniform_pixels():
