@@ -28,11 +28,15 @@ from .mcmc import mala
 from .net import ArrayBatchLoader, WarmupCosine
 from .normalizer import estimate_log_normalizer
 
-__all__ = ["AUTO_EARLY_STOPPING_ROWS", "AUTO_NORMALIZE_MAX_FEATURES", "AUTO_NORMALIZE_MIN_ESS",
+__all__ = ["AUTO_EARLY_STOPPING_MIN_FEATURES", "AUTO_EARLY_STOPPING_ROWS",
+           "AUTO_NORMALIZE_MAX_FEATURES", "AUTO_NORMALIZE_MIN_ESS",
            "NeuralDensityEstimator", "check_number", "resolve_device"]
 
 #: ``early_stopping="auto"`` holds out a validation split when it has at least this many rows.
 AUTO_EARLY_STOPPING_ROWS = 100
+#: ... and the data have at least this many features (2-D data did not overfit; 5-D and 10-D
+#: data did, badly: benchmarks/results/early_stopping.md).
+AUTO_EARLY_STOPPING_MIN_FEATURES = 3
 #: ``normalize="auto"`` estimates log Z only up to this many features (cost, reliability).
 AUTO_NORMALIZE_MAX_FEATURES = 50
 #: ``normalize="auto"`` subtracts the estimate only when its effective sample size is this large.
@@ -269,7 +273,9 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         valid = None
         n_valid = int(round(self.validation_fraction * len(Z)))
         if self.early_stopping is True or (
-            self.early_stopping == "auto" and n_valid >= AUTO_EARLY_STOPPING_ROWS
+            self.early_stopping == "auto"
+            and n_valid >= AUTO_EARLY_STOPPING_ROWS
+            and X.shape[1] >= AUTO_EARLY_STOPPING_MIN_FEATURES
         ):
             if n_valid < 1 or n_valid >= len(Z):
                 raise ValueError(

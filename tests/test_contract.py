@@ -51,7 +51,7 @@ def test_shared_parameters_and_defaults(name):
     for param in COMMON:
         assert param in params
     assert params["device"] == "auto" and params["max_epochs"] == "auto"
-    assert params["normalize"] == "auto" and params["early_stopping"] is False
+    assert params["normalize"] == "auto" and params["early_stopping"] == "auto"
 
 
 def test_fit_returns_self_and_sets_attributes(name, blobs):
@@ -200,12 +200,14 @@ def test_early_stopping_cools_down_from_the_best_weights(name, blobs):
     assert policy.cooldown is None
 
 
-def test_early_stopping_auto_needs_enough_rows(name, blobs):
+def test_early_stopping_auto_needs_enough_rows_and_features(name, blobs):
     assert tiny(name).fit(blobs).net_.train_split is None  # 30 validation rows: off
     big = np.concatenate([blobs] * 4)  # 120 validation rows: on
     est = tiny(name, early_stopping="auto").fit(big)
     assert "valid_nll" in est.net_.history[-1]
     assert tiny(name, early_stopping="auto").fit(blobs).net_.train_split is None
+    flat = np.random.RandomState(0).normal(size=(1200, 2))  # 2 features: off
+    assert tiny(name, early_stopping="auto", max_epochs=1).fit(flat).net_.train_split is None
     with pytest.raises(ValueError, match="early_stopping"):
         tiny(name, early_stopping="sometimes").fit(blobs)
 
