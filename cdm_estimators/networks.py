@@ -42,10 +42,6 @@ class ResidualMLP(nn.Module):
         Hidden width.
     n_blocks : int, default=3
         Number of residual blocks.
-    quadratic_rank : int, default=0
-        When positive, add a quadratic skip path ``W [(V x)^2, x]`` with ``V`` of shape
-        ``(quadratic_rank, n_features)``: the log-ratios between Gaussians are quadratic in
-        ``x``, which an MLP only approximates. Its output layer ``W`` also starts at zero.
 
     Examples
     --------
@@ -54,23 +50,13 @@ class ResidualMLP(nn.Module):
     torch.Size([5, 12])
     """
 
-    def __init__(self, n_features: int, n_outputs: int, width: int = 256, n_blocks: int = 3,
-                 quadratic_rank: int = 0):
+    def __init__(self, n_features: int, n_outputs: int, width: int = 256, n_blocks: int = 3):
         super().__init__()
         self.input = nn.Linear(n_features, width)
         self.blocks = nn.Sequential(*[_ResidualBlock(width) for _ in range(n_blocks)])
         self.head = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, n_outputs))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
-        self.projection = None
-        if quadratic_rank > 0:
-            self.projection = nn.Linear(n_features, quadratic_rank, bias=False)
-            self.quadratic = nn.Linear(quadratic_rank + n_features, n_outputs, bias=False)
-            nn.init.zeros_(self.quadratic.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)
-        out = self.head(self.blocks(self.input(x)))
-        if self.projection is not None:
-            out = out + self.quadratic(torch.cat([self.projection(x) ** 2, x], dim=1))
-        return out
+        return self.head(self.blocks(self.input(x.flatten(1))))
