@@ -19,12 +19,19 @@ from cdm_estimators import (
     NoiseContrastiveEstimator,
     TelescopingDensityRatioEstimator,
 )
-from cdm_estimators.datasets import make_correlated_gaussian, make_gaussian_mixture
+from cdm_estimators.datasets import (
+    make_banana,
+    make_correlated_gaussian,
+    make_gaussian_mixture,
+    make_student_t,
+)
 
 ESTIMATORS = {"CDM": ClassificationDensityEstimator, "TRE": TelescopingDensityRatioEstimator,
               "NCE": NoiseContrastiveEstimator}
 FAMILIES = {"gaussian_mixture": make_gaussian_mixture,
-            "correlated_gaussian": make_correlated_gaussian}
+            "correlated_gaussian": make_correlated_gaussian,
+            "banana": make_banana,
+            "student_t": make_student_t}
 
 
 def main():
@@ -51,7 +58,8 @@ def main():
     print(json.dumps({"estimator": args.estimator, "family": args.family, "dim": args.dim,
                       "params": args.params, "epochs": est.n_iter_, "fit_s": round(fit_time, 1),
                       "train_gap": round(float(train_gap), 3),
-                      "test_gap": round(float(test_gap), 3)}))
+                      "test_gap": round(float(test_gap), 3),
+                      "log_normalizer_subtracted": round(float(est.log_normalizer_), 4)}))
 
 
 if __name__ == "__main__":
