@@ -399,6 +399,13 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
+    def _sampling_generator(self, random_state):
+        """A ``torch.Generator`` on the net's device, seeded from ``random_state`` (or, when it
+        is None, from the estimator's own ``random_state``)."""
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        generator = torch.Generator(device=torch.device(self.net_.device))
+        return generator.manual_seed(int(rng.randint(0, 2**31 - 1)))
+
     def _mcmc_sample(self, n_samples, random_state, n_steps, step_size, levels=None):
         """MALA on the learned log-density, started from N(0, I) in standardised space.
 
@@ -411,9 +418,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         check_number("step_size", step_size, 0, low_open=True)
         levels = levels or [self._log_density]
         per_level = [len(part) for part in np.array_split(np.arange(n_steps), len(levels))]
-        rng = check_random_state(self.random_state if random_state is None else random_state)
-        device = torch.device(self.net_.device)
-        generator = torch.Generator(device=device).manual_seed(int(rng.randint(0, 2**31 - 1)))
+        generator = self._sampling_generator(random_state)
+        device = generator.device
         module = self._ema_module()
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for rows in self._batches(n_samples):

@@ -364,10 +364,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
             raise ValueError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
         check_number("eta", eta, 0)
         steps = sample_steps(self.schedule_.n_classes, n_steps)
-        rng = check_random_state(self.random_state if random_state is None else random_state)
-        seed = int(rng.randint(0, 2**31 - 1))
-        device = torch.device(self.net_.device)
-        generator = torch.Generator(device=device).manual_seed(seed)
+        generator = self._sampling_generator(random_state)
+        device = generator.device
         predict = self._predict_noise_fn(self._ema_module())
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for rows in self._batches(n_samples):
