@@ -93,7 +93,9 @@ def pivot_markdown(rows: list[dict], normalised: bool = False) -> str:
     in shape alone), shown only where that ESS is at least 1000.
     """
     methods = list(dict.fromkeys(r["name"] for r in rows))
-    cases = list(dict.fromkeys((r["family"], r["dim"]) for r in rows))
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    cases = sorted(dict.fromkeys((r["family"], r["dim"]) for r in rows),
+                   key=lambda case: (families.index(case[0]), case[1]))
     lines = ["| family | dim | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for family, dim in cases:
         cells = []
