@@ -37,7 +37,7 @@ def _gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nd
     return -0.5 * np.sum(z**2 + np.log(2 * np.pi * std**2), axis=-1)
 
 
-def fit_proposal_mixture(Z: np.ndarray, widen: float, random_state: int) -> GaussianMixture | None:
+def _fit_proposal_mixture(Z: np.ndarray, widen: float, random_state: int) -> GaussianMixture | None:
     """Full-covariance Gaussian mixture on standardised rows ``Z``, its size chosen by BIC.
 
     The covariances are multiplied by ``widen ** 2`` so that the proposal's bulk is a little
@@ -129,7 +129,7 @@ def estimate_log_normalizer(
     d = mean.shape[0]
     if X is not None:
         rows = X[rng.permutation(len(X))[:PROPOSAL_FIT_ROWS]]
-        mixture = fit_proposal_mixture((rows - mean) / spread, widen,
+        mixture = _fit_proposal_mixture((rows - mean) / spread, widen,
                                        random_state=int(rng.randint(2**31 - 1)))
 
     draws = mean + wide * rng.standard_normal((n_samples, d))
