@@ -127,3 +127,17 @@ def test_tre_sampling_anneals_through_every_waymark(monkeypatch):
     monkeypatch.setattr(est, "_log_density", spy)
     est.sample(5, n_steps=6)
     assert sorted(set(seen)) == [0, 1, 2] and seen[0] == 2 and seen[-1] == 0
+
+
+@pytest.mark.parametrize("value,error", [(-1, ValueError), ("full", ValueError),
+                                         (1.5, TypeError), (True, TypeError)])
+def test_nce_quadratic_rank_is_checked(value, error):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    with pytest.raises(error, match="quadratic_rank"):
+        NoiseContrastiveEstimator(quadratic_rank=value, max_epochs=1).fit(X)
+
+
+def test_nce_default_network_has_the_quadratic_path():
+    est = NoiseContrastiveEstimator()
+    assert est._default_module(5).projection.weight.shape == (5, 5)
+    assert NoiseContrastiveEstimator(quadratic_rank=0)._default_module(5).projection is None

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from cdm_estimators import ClassificationDensityEstimator
+from cdm_estimators.schedules import make_schedule
 
 REQUIRED = ["schedule", "n_timesteps", "max_epochs", "batch_size", "lr", "device",
             "random_state", "verbose"]
@@ -94,7 +95,9 @@ def test_unfitted_denoise(blobs):
 @pytest.mark.parametrize(
     "param,value,error",
     [("schedule", "quadratic", ValueError), ("n_timesteps", 0, ValueError),
-     ("ce_weight", -1.0, ValueError)],
+     ("ce_weight", -1.0, ValueError), ("quadratic_rank", -1, ValueError),
+     ("quadratic_rank", "full", ValueError), ("quadratic_rank", 2.5, TypeError),
+     ("quadratic_rank", True, TypeError)],
 )
 def test_bad_parameters_name_themselves(blobs, param, value, error):
     with pytest.raises(error, match=param):
@@ -113,3 +116,15 @@ def test_bad_sample_arguments(fitted):
 def test_ot_schedule_with_euler(blobs):
     est = tiny_estimator(schedule="ot").fit(blobs)
     assert est.sample(4, sampler="euler", n_steps=3).shape == (4, 3)
+
+
+@pytest.mark.parametrize("value,n_features,rank", [("auto", 3, 3), ("auto", 100, 64), (0, 3, 0),
+                                                    (2, 3, 2)])
+def test_quadratic_rank_of_the_default_network(value, n_features, rank):
+    est = tiny_estimator(quadratic_rank=value)
+    est.schedule_ = make_schedule(est.schedule, est.n_timesteps)
+    module = est._default_module(n_features)
+    if rank == 0:
+        assert module.projection is None and module.quadratic is None
+    else:
+        assert module.projection.weight.shape == (rank, n_features)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..base import NeuralDensityEstimator, check_number
 from ..net import DensityNet
-from ..networks import ResidualMLP
+from ..networks import ResidualMLP, check_quadratic_rank, resolve_quadratic_rank
 from ..objective import log_std_normal
 
 __all__ = ["NCENet", "NoiseContrastiveEstimator"]
@@ -77,6 +77,9 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         Width of the default network.
     n_blocks : int, default=3
         Residual blocks of the default network.
+    quadratic_rank : int or "auto", default="auto"
+        Rank of the default network's quadratic skip path, as for the CDM (the optimal logit
+        against ``N(0, I)`` is quadratic for Gaussian data); 0 leaves it out.
     max_epochs : int or "auto", default="auto"
         Training epochs; ``"auto"`` aims for 12,000 optimiser steps, as the CDM does.
     batch_size : int, default=512
@@ -92,25 +95,18 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     standardize : bool, default=True
         Standardise each feature before training; scores include the log-Jacobian.
     normalize : "auto" or bool, default="auto"
-        After training, estimate the log-normaliser ``log Z`` of the learned density by
-        importance sampling (:func:`~cdm_estimators.estimate_log_normalizer`: 100,000 draws
-        from a Gaussian mixture fitted to the training data plus a broad Gaussian) and
-        subtract it in ``score_samples``, so that the density integrates to one. ``"auto"``
-        does so with up to 50 features and only when the estimate's effective sample size is
-        at least 1,000 (else the density is left as trained); ``True`` always subtracts it
-        (with a warning when the effective sample size is small); ``False`` never estimates
-        it. The estimate is kept in ``normalizer_estimate_``.
+        Subtract an importance-sampling estimate of ``log Z`` in ``score_samples``
+        (:func:`~cdm_estimators.estimate_log_normalizer`). ``"auto"``: with up to 50 features,
+        when the estimate's effective sample size is at least 1,000; ``True``: always (warning
+        when that ESS is small); ``False``: never. NCE's density integrates to one only at the
+        optimum of its loss; far from it the correction matters. Kept in ``normalizer_estimate_``;
+        details under :class:`~cdm_estimators.ClassificationDensityEstimator`.
     early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the rows and evaluate the training objective of
-        the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
-        row; ``valid_nll`` is recorded too). After ``n_iter_no_change`` epochs without
-        improvement, restore the EMA weights of the best epoch, anneal the learning rate to
-        its floor over ``n_iter_no_change // 2`` epochs, and stop. ``"auto"`` does so for
-        data with at least 3 features whose split has at least 100 rows (1,000 rows at the
-        default fraction). Without it the CDM memorised 4,000-row training sets in 10-D
-        (test NLL gap about 20 nats on a Gaussian and a banana, 0.06 and 0.19 with it); in
-        2-D it stopped too early (8 Gaussians: +0.152 with, -0.003 without). See
-        benchmarks/results/early_stopping.md.
+        Stop on the validation logistic loss of the EMA weights (``valid_loss``) after
+        ``n_iter_no_change`` epochs without improvement: restore the best weights, anneal the
+        learning rate over half the patience, stop. ``"auto"``: on from 3 features when the
+        split has at least 100 rows. The rule and its measurements are described under
+        :class:`~cdm_estimators.ClassificationDensityEstimator`.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=250
@@ -180,6 +176,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         module=None,
         hidden_width=128,
         n_blocks=3,
+        quadratic_rank="auto",
         max_epochs="auto",
         batch_size=512,
         lr=1e-3,
@@ -202,6 +199,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
         self.module = module
         self.hidden_width = hidden_width
         self.n_blocks = n_blocks
+        self.quadratic_rank = quadratic_rank
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -222,12 +220,14 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
 
     def _check_model_params(self):
         check_number("noise_ratio", self.noise_ratio, 1, integer=True)
+        check_quadratic_rank(self.quadratic_rank)
 
     def _n_outputs(self):
         return 1
 
     def _default_module(self, n_features):
-        return ResidualMLP(n_features, 1, self.hidden_width, self.n_blocks)
+        return ResidualMLP(n_features, 1, self.hidden_width, self.n_blocks,
+                           resolve_quadratic_rank(self.quadratic_rank, n_features))
 
     def _net_params(self):
         return {"noise_ratio": self.noise_ratio}

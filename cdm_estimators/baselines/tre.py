@@ -189,25 +189,17 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     standardize : bool, default=True
         Standardise each feature before training; scores include the log-Jacobian.
     normalize : "auto" or bool, default="auto"
-        After training, estimate the log-normaliser ``log Z`` of the learned density by
-        importance sampling (:func:`~cdm_estimators.estimate_log_normalizer`: 100,000 draws
-        from a Gaussian mixture fitted to the training data plus a broad Gaussian) and
-        subtract it in ``score_samples``, so that the density integrates to one. ``"auto"``
-        does so with up to 50 features and only when the estimate's effective sample size is
-        at least 1,000 (else the density is left as trained); ``True`` always subtracts it
-        (with a warning when the effective sample size is small); ``False`` never estimates
-        it. The estimate is kept in ``normalizer_estimate_``.
+        Subtract an importance-sampling estimate of ``log Z``
+        (:func:`~cdm_estimators.estimate_log_normalizer`) in ``score_samples``: ``"auto"``
+        does so with at most 50 features and an effective sample size of 1,000 or more,
+        ``True`` always, ``False`` never. A sum of ``m`` learned ratios need not integrate to
+        one: on the 20-D mixture of ``benchmarks/results/density_chasm.md`` its ``log Z`` was
+        about +14. The estimate is kept in ``normalizer_estimate_``.
     early_stopping : "auto" or bool, default="auto"
-        Hold out ``validation_fraction`` of the rows and evaluate the training objective of
-        the EMA weights on them after every epoch (``valid_loss``, on 4 fixed noise draws per
-        row; ``valid_nll`` is recorded too). After ``n_iter_no_change`` epochs without
-        improvement, restore the EMA weights of the best epoch, anneal the learning rate to
-        its floor over ``n_iter_no_change // 2`` epochs, and stop. ``"auto"`` does so for
-        data with at least 3 features whose split has at least 100 rows (1,000 rows at the
-        default fraction). Without it the CDM memorised 4,000-row training sets in 10-D
-        (test NLL gap about 20 nats on a Gaussian and a banana, 0.06 and 0.19 with it); in
-        2-D it stopped too early (8 Gaussians: +0.152 with, -0.003 without). See
-        benchmarks/results/early_stopping.md.
+        The CDM's rule (see :class:`~cdm_estimators.ClassificationDensityEstimator`) on the
+        sum of the pairwise logistic losses over the held-out rows. Without it TRE memorised
+        a 4,000-row 10-D correlated Gaussian (test NLL gap +25.8 nats). ``"auto"`` turns it
+        on from 3 features when the validation split has at least 100 rows.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=250
