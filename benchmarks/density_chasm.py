@@ -51,14 +51,18 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--name", default="density_chasm", help="results file stem")
     parser.add_argument("--no-save", action="store_true")
-    parser.add_argument("--merge", nargs="+", metavar="STEM",
-                        help="only merge earlier results/STEM.json files into --name")
+    parser.add_argument("--merge", nargs="+", metavar="STEM[:NAME,...]",
+                        help="only merge earlier results/STEM.json files into --name (their "
+                             "rows at --dims; with :NAME,... only those estimators' rows)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.merge:
-        rows = [row for stem in args.merge
-                for row in json.loads((RESULTS / f"{stem}.json").read_text())]
+        rows = []
+        for spec in args.merge:  # STEM or STEM:NAME,NAME (only those estimators' rows)
+            stem, _, names = spec.partition(":")
+            rows += [row for row in json.loads((RESULTS / f"{stem}.json").read_text())
+                     if row["dim"] in args.dims and (not names or row["name"] in names.split(","))]
         save(rows, args, note=f"Merged from {', '.join(args.merge)} (run in parallel, one "
                               "process per family or seed).")
         print(seeds_markdown(rows) if len({r["seed"] for r in rows}) > 1 else pivot_markdown(rows))
@@ -116,19 +120,20 @@ def pivot_markdown(rows: list[dict], normalised: bool = False) -> str:
 
 
 def seeds_markdown(rows: list[dict], reference: str = "CDM") -> str:
-    """Gaps of the renormalised densities over several seeds, and how often ``reference`` won.
+    """Test NLL gaps over several seeds, and how often ``reference`` had the smallest one.
 
-    One row per family and dimension, one column per estimator: the mean over seeds of
-    ``gap + log Z`` (the raw gap where the ESS is below 1000, marked ``*``) with the per-seed
-    values in brackets, in seed order. The last column counts the seeds on which
+    One row per family and dimension, one column per estimator: the mean over seeds of the
+    gap that ``score_samples`` gives (after each estimator's own normalisation) with the
+    per-seed values in brackets, in seed order; ``*`` marks a cell where some seed's log Z
+    could not be checked (ESS below 1000). The last column counts the seeds on which
     ``reference`` has a smaller gap than every other estimator except GMM (a parametric
     model that holds the two Gaussian families exactly).
     """
     def value(r):
-        reliable = r["log_normalizer_ess"] >= 1000
-        return r["gap"] + r["log_normalizer"] if reliable else r["gap"], reliable
+        return r["gap"], r["log_normalizer_ess"] >= 1000
 
-    methods = list(dict.fromkeys(r["name"] for r in rows))
+    methods = sorted(dict.fromkeys(r["name"] for r in rows),
+                     key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
     families = list(dict.fromkeys(r["family"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
     cases = sorted(dict.fromkeys((r["family"], r["dim"]) for r in rows),
@@ -172,7 +177,7 @@ def save(rows, args, note=""):
     )
     table = results_to_markdown(rows, {"family": "family", "dim": "dim", "seed": "seed"})
     if len({r["seed"] for r in rows}) > 1:
-        summary = ("## Over seeds: renormalised gap, mean (per seed)\n\n" + seeds_markdown(rows)
+        summary = ("## Over seeds: test NLL gap, mean (per seed)\n\n" + seeds_markdown(rows)
                    + "\n\n## Everything\n\n")
     else:
         summary = ("## Gap to the truth (log Z where reliable)\n\n" + pivot_markdown(rows)
