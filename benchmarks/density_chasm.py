@@ -129,9 +129,6 @@ def seeds_markdown(rows: list[dict], reference: str = "CDM") -> str:
     ``reference`` has a smaller gap than every other estimator except GMM (a parametric
     model that holds the two Gaussian families exactly).
     """
-    def value(r):
-        return r["gap"], r["log_normalizer_ess"] >= 1000
-
     methods = sorted(dict.fromkeys(r["name"] for r in rows),
                      key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
     families = list(dict.fromkeys(r["family"] for r in rows))
@@ -143,14 +140,14 @@ def seeds_markdown(rows: list[dict], reference: str = "CDM") -> str:
     for family, dim in cases:
         cells, by_seed = [], {}
         for m in methods:
-            found = {r["seed"]: value(r) for r in rows
+            found = {r["seed"]: r for r in rows
                      if (r["family"], r["dim"], r["name"]) == (family, dim, m)}
-            by_seed[m] = {seed: v for seed, (v, _) in found.items()}
+            by_seed[m] = {seed: r["gap"] for seed, r in found.items()}
             if not found:
                 cells.append("")
                 continue
-            values = [found[seed][0] for seed in seeds if seed in found]
-            flag = "" if all(ok for _, ok in found.values()) else "*"
+            values = [by_seed[m][seed] for seed in seeds if seed in found]
+            flag = "" if all(r["log_normalizer_ess"] >= 1000 for r in found.values()) else "*"
             each = " / ".join(f"{v:+.3f}" for v in values)
             cells.append(f"{sum(values) / len(values):+.3f}{flag} ({each})")
         rivals = [m for m in methods if m not in (reference, "GMM")]
