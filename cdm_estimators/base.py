@@ -89,6 +89,9 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     _fit_label = "fit"
     #: What a custom module must output, for error messages.
     _outputs_doc = "outputs"
+    #: Parameters that define the network: ``warm_start`` and ``partial_fit`` cannot change
+    #: them (nor the number of outputs, :meth:`_n_outputs`).
+    _network_params = ("module", "hidden_width", "n_blocks", "standardize")
 
     # ----------------------------------------------------------- hooks for subclasses
     def _check_model_params(self):
@@ -183,26 +186,31 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             return int(self.max_epochs)
         return max(1, math.ceil(self._auto_steps / math.ceil(n_train / batch_size)))
 
-    def _build_net(self, module, n_train, valid, seeds):
+    def _build_net(self, module, n_train, valid, seeds, one_pass=False):
+        """The skorch net for one call of ``fit`` (or, with ``one_pass``, of ``partial_fit``:
+        one epoch at the constant learning rate ``lr``, no validation)."""
         batch_size = min(self.batch_size, n_train)
-        max_epochs = self._n_epochs(n_train, batch_size)
+        max_epochs = 1 if one_pass else self._n_epochs(n_train, batch_size)
         total_steps = max_epochs * math.ceil(n_train / batch_size)
         callbacks = [
             (f"train_{name}", PassthroughScoring(name=f"train_{name}", on_train=True))
             for name in self._net_class.loss_parts
         ]
-        callbacks.append(("lr_schedule", LRScheduler(
-            policy=LambdaLR,
-            lr_lambda=WarmupCosine(total_steps, self.warmup_fraction * total_steps),
-            step_every="batch",
-            last_epoch=-1,  # every fit / partial_fit runs one whole schedule
-        )))
+        if not one_pass:
+            schedule = WarmupCosine(total_steps, self.warmup_fraction * total_steps)
+            callbacks.append(("lr_schedule", LRScheduler(
+                policy=LambdaLR,
+                lr_lambda=schedule,
+                step_every="batch",
+                last_epoch=-1,  # every fit runs one whole schedule
+            )))
         if valid is not None:
             callbacks += [
                 ("valid_nll", PassthroughScoring(name="valid_nll", on_train=False)),
                 ("early_stopping", EarlyStoppingWithCooldown(
                     patience=self.n_iter_no_change,
-                    cooldown=max(1, self.n_iter_no_change // 2))),
+                    cooldown=max(1, self.n_iter_no_change // 2),
+                    schedule=schedule)),
             ]
         if self.verbose >= 1:
             callbacks.append(("progress", EpochProgressBar(total=max_epochs,
@@ -232,6 +240,15 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Train on ``X``.
 
+        With ``warm_start=True`` and a fitted estimator, training continues from the current
+        weights (and their EMA) instead of starting over; everything else follows the current
+        parameters, exactly as in a new fit: a new optimiser with the current ``lr`` and
+        ``weight_decay``, a whole learning-rate schedule of ``max_epochs``, the current
+        ``batch_size``, ``callbacks``, ``early_stopping`` (with a validation split drawn from
+        this ``X``) and ``normalize``. The standardisation of the first fit is kept, and the
+        parameters that define the network (``module``, its size, ``standardize`` and the
+        number of outputs) cannot change: set ``warm_start=False`` to fit a new one.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -244,22 +261,94 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        if self.warm_start and hasattr(self, "net_"):
-            return self.partial_fit(X)
-        return self._fit_new(X)
-
-    def _fit_new(self, X):
         self._check_params()
-        X = self._validate_X(X, reset=True)
+        if self.warm_start and hasattr(self, "net_"):
+            X = self._validate_X(X, reset=False)
+            self._check_network_unchanged(X)
+            rng = self._continuation_rng()
+            self._train(X, rng, self.net_.module_, previous=self.net_)
+        else:
+            X = self._validate_X(X, reset=True)
+            self._check_enough_rows(X)
+            rng = check_random_state(self.random_state)
+            self._set_standardization(X)
+            self._prepare_fit(X)
+            self._train(X, rng, module=None)
+        self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One pass (one epoch) over ``X``, continuing from the current weights.
+
+        Like ``MLPClassifier.partial_fit``, each call is one epoch at the constant learning
+        rate ``lr`` (no warm-up or decay) whose optimiser state carries over from the previous
+        call (or from ``fit``); the weight EMA used for scoring carries over too. No rows are
+        held out, so ``early_stopping`` does not apply. The first call on an unfitted estimator
+        sets the standardisation from its ``X`` and builds the network.
+
+        ``log Z`` is not re-estimated (that costs 100,000 density evaluations, far more than
+        one epoch): after ``partial_fit``, ``score_samples`` is the density of the current
+        weights as trained (``log_normalizer_`` is 0.0 and ``normalizer_estimate_`` None)
+        until :meth:`renormalize` is called.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training data; at least 2 rows on the first call, 1 afterwards.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        if not hasattr(self, "net_"):
+            X = self._validate_X(X, reset=True)
+            self._check_enough_rows(X)
+            self._set_standardization(X)
+            self._prepare_fit(X)
+            self._train(X, check_random_state(self.random_state), module=None, one_pass=True)
+        else:
+            X = self._validate_X(X, reset=False)
+            self._check_network_unchanged(X)
+            self._train(X, self._continuation_rng(), self.net_.module_, previous=self.net_,
+                        one_pass=True)
+        self.log_normalizer_ = 0.0
+        self.normalizer_estimate_ = None
+        return self
+
+    def renormalize(self, X):
+        """Estimate ``log Z`` of the current density from ``X`` and apply ``normalize``.
+
+        The normalisation step that ends ``fit``, on demand (for example after a series of
+        :meth:`partial_fit` calls). With ``normalize=False`` the density stays as trained.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data near which the density lives (the training data or a sample of it); the
+            importance-sampling proposal is fitted to it.
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        self._normalize(X, seed=int(self._continuation_rng().randint(0, 2**31 - 1)))
+        return self
+
+    # ---------------------------------------------------------------- training, in steps
+    def _check_enough_rows(self, X):
         if X.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 samples to fit; got "
                 f"n_samples={X.shape[0]}."
             )
-        self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=4)]
 
+    def _set_standardization(self, X):
+        self.device_ = resolve_device(self.device)
         if self.standardize:
             self.mean_ = X.mean(axis=0).astype(np.float64)
             scale = X.std(axis=0).astype(np.float64)
@@ -267,16 +356,52 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         else:
             self.mean_ = np.zeros(X.shape[1])
             self.scale_ = np.ones(X.shape[1])
-        self._prepare_fit(X)
-        Z = self._to_model_space(X)
 
+    def _network_signature(self):
+        """The parameters that define the network; ``warm_start`` cannot change them."""
+        signature = {name: getattr(self, name) for name in self._network_params}
+        signature["n_outputs"] = self._n_outputs()
+        return signature
+
+    def _check_network_unchanged(self, X):
+        self.device_ = resolve_device(self.device)
+        self._prepare_fit(X)
+        now, then = self._network_signature(), self._fitted_network_
+        for name, value in now.items():
+            same = value is then[name] if name == "module" else _same(value, then[name])
+            if not same:
+                shown = "the number of network outputs" if name == "n_outputs" else name
+                raise ValueError(
+                    f"warm_start=True continues training the fitted network, so {shown} "
+                    f"cannot change (fitted with {then[name]!r}, now {value!r}); set "
+                    "warm_start=False (or clone the estimator) to fit a new network."
+                )
+
+    def _continuation_rng(self):
+        """Seeds of a continued fit: with an int ``random_state``, a stream of its own for
+        each continuation (keyed on the epochs run so far), so that a sequence of calls is
+        reproducible and no two calls repeat each other's noise."""
+        if isinstance(self.random_state, numbers.Integral):
+            seed = np.random.SeedSequence([int(self.random_state), int(self.n_iter_)])
+            return np.random.RandomState(seed.generate_state(1)[0])
+        return check_random_state(self.random_state)
+
+    def _train(self, X, rng, module, previous=None, one_pass=False):
+        """Build a net with the current parameters and train it on ``X`` (user units).
+
+        ``module=None`` builds a new network; otherwise ``module`` (the fitted one) is trained
+        further, starting from ``previous``'s EMA and history (and, for ``one_pass``, its
+        optimiser state).
+        """
+        seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=4)]
+        Z = self._to_model_space(X)
         valid = None
         n_valid = int(round(self.validation_fraction * len(Z)))
-        if self.early_stopping is True or (
+        if not one_pass and (self.early_stopping is True or (
             self.early_stopping == "auto"
             and n_valid >= AUTO_EARLY_STOPPING_ROWS
             and X.shape[1] >= AUTO_EARLY_STOPPING_MIN_FEATURES
-        ):
+        )):
             if n_valid < 1 or n_valid >= len(Z):
                 raise ValueError(
                     f"early_stopping with validation_fraction={self.validation_fraction} "
@@ -286,12 +411,21 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             order = np.random.RandomState(seeds[3]).permutation(len(Z))
             Z, valid = Z[order[n_valid:]], Z[order[:n_valid]]
 
-        module = self._build_module(X.shape[1], seeds[0])
-        self.net_ = self._build_net(module, len(Z), valid, seeds)
-        self.net_.fit(Z, None)
-        self.n_iter_ = len(self.net_.history)
-        self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
-        return self
+        if module is None:
+            module = self._build_module(X.shape[1], seeds[0])
+            self._fitted_network_ = self._network_signature()
+        net = self._build_net(module, len(Z), valid, seeds, one_pass=one_pass)
+        net.initialize()
+        if previous is not None:
+            net.ema_module_.load_state_dict(previous.ema_module_.state_dict())
+            net.history_ = previous.history_
+            if one_pass and hasattr(previous, "optimizer_"):
+                net.optimizer_.load_state_dict(previous.optimizer_.state_dict())
+                for group in net.optimizer_.param_groups:  # the current settings win
+                    group.update(lr=self.lr, weight_decay=self.weight_decay)
+        self.net_ = net
+        net.partial_fit(Z, None)
+        self.n_iter_ = len(net.history)
 
     def _normalize(self, X, seed):
         """Estimate log Z by importance sampling and decide whether to subtract it."""
@@ -317,30 +451,6 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             )
         if self.normalize is True or reliable:
             self.log_normalizer_ = estimate.log_normalizer
-
-    def partial_fit(self, X, y=None):
-        """Continue training on ``X`` for ``max_epochs`` more epochs (fits first if needed).
-
-        The standardisation of the first fit is kept; the learning-rate schedule restarts with
-        warm-up.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        if not hasattr(self, "net_"):
-            return self._fit_new(X)
-        X = self._validate_X(X, reset=False)
-        self.net_.partial_fit(self._to_model_space(X), None)
-        self.n_iter_ = len(self.net_.history)
-        self._normalize(X, seed=int(check_random_state(self.random_state).randint(2**31 - 1)))
-        return self
 
     # -------------------------------------------------------------------------- inference
     def _ema_module(self):
@@ -437,6 +547,14 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+def _same(a, b) -> bool:
+    """Parameter equality that also compares arrays (a custom schedule, say)."""
+    try:
+        return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) else bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
 
 
 def _check_module_output(module: nn.Module, n_features: int, n_outputs: int, doc: str) -> None:

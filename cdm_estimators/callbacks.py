@@ -52,12 +52,12 @@ class EarlyStoppingWithCooldown(Callback):
     Watches ``monitor`` (lower is better). After ``patience`` epochs without improvement it
     loads the EMA weights of the best epoch into both the trained module and its EMA, restarts
     the EMA, cools the learning rate down from its current value to the schedule's floor over
-    ``cooldown`` epochs (:meth:`WarmupCosine.cool_down`), and then stops.
+    ``cooldown`` epochs (:meth:`~cdm_estimators.net.WarmupCosine.cool_down` of ``schedule``),
+    and then stops.
 
     Why not stop and restore, as skorch's ``EarlyStopping(load_best=True)`` does: a stop often
     comes while the learning rate is still high, and a CDM's overall level (its log Z) only
-    settles once the learning rate has decayed. Measured in
-    ``benchmarks/results/early_stopping.md``.
+    settles once the learning rate has decayed.
 
     Parameters
     ----------
@@ -65,25 +65,35 @@ class EarlyStoppingWithCooldown(Callback):
         Epochs without improvement before the cool-down starts.
     cooldown : int
         Epochs of the cool-down.
+    schedule : WarmupCosine
+        The learning-rate multiplier that the net's ``LRScheduler`` steps once per training
+        batch from the start of each fit; this callback counts the same batches and tells it
+        when to cool down.
     monitor : str, default="valid_loss"
         History key to minimise.
     """
 
-    def __init__(self, patience, cooldown, monitor="valid_loss"):
+    def __init__(self, patience, cooldown, schedule, monitor="valid_loss"):
         self.patience = patience
         self.cooldown = cooldown
+        self.schedule = schedule
         self.monitor = monitor
 
     def on_train_begin(self, net, **kwargs):
-        policy = getattr(dict(net.callbacks_).get("lr_schedule"), "lr_lambda", None)
-        if hasattr(policy, "cooldown"):
-            policy.cooldown = None  # a new fit or partial_fit runs the whole schedule again
+        self.schedule.reset()  # every fit runs the whole schedule again
         self.best_score_ = float("inf")
         self.best_epoch_ = 0
         self.best_state_ = None
         self.stop_epoch_ = None
+        self.n_steps_ = 0
+        self.epochs_seen_ = 0
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.n_steps_ += 1
 
     def on_epoch_end(self, net, **kwargs):
+        self.epochs_seen_ += 1
         epoch = len(net.history)
         if self.stop_epoch_ is not None:
             if epoch >= self.stop_epoch_:
@@ -100,9 +110,8 @@ class EarlyStoppingWithCooldown(Callback):
         net.module_.load_state_dict(self.best_state_)
         net.ema_module_.module.load_state_dict(self.best_state_)
         net.ema_module_.n_averaged.zero_()  # the next update copies the restored weights
-        train_batches = sum("train_loss" in b for b in net.history[-1, "batches"])
-        scheduler = dict(net.callbacks_)["lr_schedule"].lr_scheduler_
-        scheduler.lr_lambdas[0].cool_down(scheduler.last_epoch, self.cooldown * train_batches)
+        steps_per_epoch = self.n_steps_ / max(self.epochs_seen_, 1)
+        self.schedule.cool_down(self.n_steps_, round(self.cooldown * steps_per_epoch))
         self.stop_epoch_ = epoch + self.cooldown
         self.best_state_ = None
 

@@ -1,6 +1,8 @@
-"""Known 2-D densities: samples plus their exact (or quadrature) log-density.
+"""Known densities: samples plus their exact (or quadrature) log-density.
 
-Each ``make_*`` returns ``(X, log_prob)``: ``X`` of shape ``(n_samples, 2)`` and a function
+2-D sets (:data:`KNOWN_DENSITIES_2D`), families in any dimension (:data:`KNOWN_DENSITIES_ND`)
+and the paper's App. D "images". Each ``make_*`` returns ``(X, log_prob)``: ``X`` of shape
+``(n_samples, n_features)`` (or an image shape) and a function
 ``log_prob(X) -> ndarray`` of the true natural-log density, so any estimator can be compared
 with the truth (``mean(log_prob(X_test) - est.score_samples(X_test))`` is its NLL gap).
 
@@ -16,10 +18,12 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.special import logsumexp
+from scipy.stats import multivariate_normal, multivariate_t
 from sklearn.utils import check_random_state
 
 __all__ = [
     "KNOWN_DENSITIES_2D",
+    "KNOWN_DENSITIES_ND",
     "make_banana",
     "make_checkerboard",
     "make_correlated_gaussian",
@@ -258,14 +262,11 @@ KNOWN_DENSITIES_2D = {
 
 
 def _gaussian_log_prob(mean: np.ndarray, cov: np.ndarray) -> LogProb:
-    chol = np.linalg.cholesky(cov)
-    half_log_det = np.sum(np.log(np.diag(chol)))
+    dist = multivariate_normal(mean, cov)
     d = len(mean)
 
     def log_prob(Y):
-        Y = np.asarray(Y, dtype=np.float64).reshape(-1, d)
-        z = np.linalg.solve(chol, (Y - mean).T)
-        return -0.5 * np.sum(z**2, axis=0) - half_log_det - 0.5 * d * np.log(2 * np.pi)
+        return np.atleast_1d(dist.logpdf(np.asarray(Y, dtype=np.float64).reshape(-1, d)))
 
     return log_prob
 
@@ -344,8 +345,6 @@ def make_student_t(n_samples=1000, n_features=10, df=5.0, random_state=None):
     Heavy tails: with ``df=5`` the kurtosis is finite but large, so methods that assume
     Gaussian tails (NCE and TRE against a Gaussian reference) are tested there.
     """
-    from scipy.stats import multivariate_t
-
     rng = check_random_state(random_state)
     mean = rng.standard_normal(n_features)
     dist = multivariate_t(mean, _random_covariance(n_features, rng), df=df)
@@ -392,3 +391,13 @@ def make_correlated_gaussian_pixels(n_samples=1000, image_shape=(8, 8), length_s
     cov = np.exp(-sq / (2 * length_scale**2)) + 0.01 * np.eye(len(pos))
     X = rng.standard_normal((n_samples, len(pos))) @ np.linalg.cholesky(cov).T
     return X.reshape(n_samples, *image_shape), _gaussian_log_prob(np.zeros(len(pos)), cov)
+
+
+#: The families of any dimension the benchmarks use: ``make(n_samples, n_features,
+#: random_state=...)`` returning ``(X, log_prob)``.
+KNOWN_DENSITIES_ND = {
+    "gaussian_mixture": make_gaussian_mixture,
+    "correlated_gaussian": make_correlated_gaussian,
+    "banana": make_banana,
+    "student_t": make_student_t,
+}

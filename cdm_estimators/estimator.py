@@ -222,6 +222,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         self.verbose = verbose
 
     _auto_steps = AUTO_STEPS
+    _network_params = NeuralDensityEstimator._network_params + ("quadratic_rank",)
     _net_class = CDMNet
     _fit_label = "CDM fit"
     _outputs_doc = "n_timesteps + 2 raw outputs"

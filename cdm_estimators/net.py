@@ -35,7 +35,8 @@ class EMAWithWarmup:
     def __call__(self, averaged: list, current: list, num_averaged: torch.Tensor) -> None:
         n = float(num_averaged)
         decay = min(self.decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(averaged, current, 1.0 - decay)
+        for avg, cur in zip(averaged, current):
+            avg.lerp_(cur, 1.0 - decay)
 
 
 class WarmupCosine:
@@ -54,6 +55,10 @@ class WarmupCosine:
     def cool_down(self, step: int, n_steps: int) -> None:
         """Decay from the multiplier at ``step`` to ``final`` over the next ``n_steps``."""
         self.cooldown = (int(step), max(int(n_steps), 1), self._planned(step))
+
+    def reset(self) -> None:
+        """Forget a cool-down: the planned schedule again (a new fit runs all of it)."""
+        self.cooldown = None
 
     def __call__(self, step: int) -> float:
         if self.cooldown is not None and step >= self.cooldown[0]:

@@ -8,10 +8,12 @@ covariances widened a little) for the bulk, plus a broad Gaussian for the tails.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp
+from scipy.stats import norm
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
@@ -33,8 +35,8 @@ class LogNormalizerEstimate(NamedTuple):
 
 
 def _gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    z = (x - mean) / std
-    return -0.5 * np.sum(z**2 + np.log(2 * np.pi * std**2), axis=-1)
+    """Diagonal Gaussian log-density of each row (scipy's ``norm.logpdf`` summed over columns)."""
+    return norm.logpdf(x, loc=mean, scale=std).sum(axis=-1)
 
 
 def _fit_proposal_mixture(Z: np.ndarray, widen: float, random_state: int) -> GaussianMixture | None:
@@ -55,9 +57,21 @@ def _fit_proposal_mixture(Z: np.ndarray, widen: float, random_state: int) -> Gau
         bic = mixture.bic(Z)
         if bic < best_bic:
             best, best_bic = mixture, bic
-    best.covariances_ = best.covariances_ * widen**2
-    best.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(best.covariances_))
-    return best
+    return _widened(best, widen)
+
+
+def _widened(mixture: GaussianMixture, widen: float) -> GaussianMixture:
+    """A copy of a fitted full-covariance mixture with every covariance scaled by
+    ``widen ** 2``; the fitted one is left as it is.
+
+    The fitted attributes are set consistently (covariances, precisions and their Cholesky
+    factors), so ``score_samples`` and ``sample`` of the copy both see the widened model.
+    """
+    wide = copy.deepcopy(mixture)
+    wide.covariances_ = mixture.covariances_ * widen**2
+    wide.precisions_cholesky_ = mixture.precisions_cholesky_ / widen
+    wide.precisions_ = mixture.precisions_ / widen**2
+    return wide
 
 
 def estimate_log_normalizer(

@@ -165,6 +165,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     (4, 2)
     """
 
+    _network_params = NeuralDensityEstimator._network_params + ("quadratic_rank",)
     _net_class = NCENet
     _fit_label = "NCE fit"
     _outputs_doc = "one logit"

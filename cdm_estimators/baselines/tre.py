@@ -263,6 +263,7 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     """
 
     _auto_steps = 4_000
+    _network_params = NeuralDensityEstimator._network_params + ("n_ratios", "n_head_features",)
     _net_class = TRENet
     _fit_label = "TRE fit"
     _outputs_doc = "n_ratios log-ratios"
