@@ -1,78 +1,31 @@
-"""Benchmark: CDM vs KernelDensity (CV bandwidth) vs GaussianMixture on known 2-D densities.
+"""Benchmark: CDM, TRE, NCE, KDE (CV) and GMM (CV) on known 2-D densities.
 
-For each dataset it reports the test NLL gap to the truth (model NLL - true NLL, nats; lower
-is better, 0 is perfect), an importance-sampling estimate of the model's log-normaliser
-(0 for a normalised density), and fit and scoring times. Not a test: run it by hand.
+The 2-D sets of ``cdm_estimators.datasets.KNOWN_DENSITIES_2D``, every estimator from
+``cdm_estimators.comparison.default_estimators`` with its defaults. Reports the test NLL gap to
+the truth (nats; 0 is perfect), an independent importance-sampling estimate of log Z (0 for a
+normalised density) and fit and scoring times. One command writes one result file whole. Not a
+test: run it by hand.
 
-    python benchmarks/density_2d.py                      # full run, writes benchmarks/results/
-    python benchmarks/density_2d.py --datasets moons --methods cdm --cdm '{"max_epochs": 50}'
+    python benchmarks/density_2d.py --jobs 2                   # five sets, five estimators
+    python benchmarks/density_2d.py --datasets moons --methods CDM KDE --max-epochs 50 --no-save
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import time
-from pathlib import Path
+import itertools
 
-import numpy as np
-import torch
-from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import KernelDensity
+from density_chasm import DESCRIPTION, METHODS, pivot_markdown
+from harness import (
+    Provenance,
+    estimators_for_record,
+    known_density_task,
+    run_parallel,
+    save_result,
+)
 
-from cdm_estimators import ClassificationDensityEstimator, estimate_log_normalizer
+from cdm_estimators.comparison import results_to_markdown
 from cdm_estimators.datasets import KNOWN_DENSITIES_2D
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def make_estimator(method: str, cdm_params: dict, seed: int):
-    if method == "cdm":
-        return ClassificationDensityEstimator(random_state=seed, **cdm_params)
-    if method == "kde":
-        return GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-2, 0.5, 26)}, cv=3)
-    if method == "gmm":
-        return GridSearchCV(GaussianMixture(random_state=seed, n_init=2),
-                            {"n_components": [2, 5, 10, 20, 40]}, cv=3)
-    raise ValueError(method)
-
-
-def run_one(dataset: str, method: str, n_train: int, n_test: int, seed: int, cdm_params: dict):
-    make = KNOWN_DENSITIES_2D[dataset]
-    X, log_prob = make(n_train + n_test, random_state=seed)
-    X_train, X_test = X[:n_train], X[n_train:]
-    est = make_estimator(method, cdm_params, seed)
-    start = time.perf_counter()
-    est.fit(X_train)
-    fit_s = time.perf_counter() - start
-    model = est.best_estimator_ if hasattr(est, "best_estimator_") else est
-    start = time.perf_counter()
-    scores = model.score_samples(X_test)
-    score_s = time.perf_counter() - start
-    norm = estimate_log_normalizer(model, X_train, n_samples=50_000, random_state=seed)
-    return {
-        "dataset": dataset, "method": method, "seed": seed,
-        "true_nll": float(-np.mean(log_prob(X_test))),
-        "nll": float(-np.mean(scores)),
-        "gap": float(np.mean(log_prob(X_test) - scores)),
-        "log_normalizer": norm.log_normalizer,
-        "log_normalizer_se": norm.standard_error,
-        "fit_s": fit_s, "score_s": score_s,
-        "detail": str(getattr(est, "best_params_", "")),
-    }
-
-
-def to_markdown(rows: list[dict]) -> str:
-    lines = ["| dataset | method | true NLL | NLL | gap | log Z (se) | fit s | score s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['dataset']} | {r['method']} | {r['true_nll']:.3f} | {r['nll']:.3f} | "
-            f"{r['gap']:+.3f} | {r['log_normalizer']:+.3f} ({r['log_normalizer_se']:.3f}) | "
-            f"{r['fit_s']:.1f} | {r['score_s']:.2f} |")
-    return "\n".join(lines)
 
 
 def main():
@@ -80,44 +33,42 @@ def main():
     parser.add_argument("--datasets", nargs="+", choices=list(KNOWN_DENSITIES_2D),
                         default=["eight_gaussians", "checkerboard", "rings", "two_spirals",
                                  "moons"])
-    parser.add_argument("--methods", nargs="+", default=["cdm", "kde", "gmm"])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--n-test", type=int, default=5000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--cdm", type=json.loads, default={},
-                        help="JSON dict of ClassificationDensityEstimator parameters")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-epochs", default="auto",
+                        help="epochs of the neural estimators ('auto': their defaults)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per process (default: 1 when --jobs > 1)")
     parser.add_argument("--name", default="density_2d", help="results file stem")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
 
-    rows = []
-    for dataset in args.datasets:
-        for method in args.methods:
-            for seed in args.seeds:
-                row = run_one(dataset, method, args.n_train, args.n_test, seed, args.cdm)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    table = to_markdown(rows)
-    print(table)
+    threads = args.threads or (1 if args.jobs > 1 else None)
+    common = {} if args.max_epochs == "auto" else {"max_epochs": int(args.max_epochs)}
+    provenance = Provenance(threads, args.jobs)
+    provenance.add_estimators(estimators_for_record(args.methods, common))
+    tasks = [(dataset, None, args.seed, args.n_train, args.n_test, args.methods, common)
+             for dataset in args.datasets]
+    rows = list(itertools.chain.from_iterable(
+        run_parallel(known_density_task, tasks, args.jobs, threads)))
+    sections = {
+        "Gap to the truth (log Z where its ESS >= 1000)": pivot_markdown(rows),
+        "Gap of the renormalised density (gap + log Z; where ESS >= 1000)":
+            pivot_markdown(rows, normalised=True),
+        "Everything": results_to_markdown(rows, {"family": "dataset"}),
+    }
+    for text in sections.values():
+        print(text + "\n")
     if not args.no_save:
-        RESULTS.mkdir(exist_ok=True)
-        header = (
-            f"# {args.name}\n\nCommand: `python benchmarks/density_2d.py "
-            f"{' '.join(_quoted_args())}`\n\nMachine: {platform.machine()}, "
-            f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, CPU. "
-            f"n_train={args.n_train}, n_test={args.n_test}, seeds={args.seeds}, "
-            f"CDM parameters: {args.cdm or 'defaults'}.\n\n"
-            "gap = mean(true log p - model log p) on the test set (nats); log Z = "
-            "importance-sampling estimate of the model's log-normaliser (0 = normalised).\n\n"
-        )
-        (RESULTS / f"{args.name}.md").write_text(header + table + "\n")
-        (RESULTS / f"{args.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
-
-
-def _quoted_args():
-    import shlex
-    import sys
-    return [shlex.quote(a) for a in sys.argv[1:]]
+        path = save_result(
+            args.name, f"Known 2-D densities, seed {args.seed}",
+            DESCRIPTION + f"\n{args.n_train:,} training and {args.n_test:,} test rows per "
+            "set, drawn with the seed, which also seeds every estimator.",
+            sections, rows, provenance)
+        print(f"Wrote {path}")
 
 
 if __name__ == "__main__":

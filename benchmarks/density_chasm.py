@@ -1,107 +1,117 @@
 """Benchmark: the density chasm. NLL gap of CDM, TRE, NCE, KDE and GMM as the dimension grows.
 
-Gaussian mixtures and correlated Gaussians (``cdm_estimators.datasets``; also, on request,
-bananas and Student t's) in 2, 5, 10, 20 and 50 dimensions at a fixed sample size, every
-estimator with its default parameters (KDE and GMM with cross-validated bandwidth / number of
-components). Reports the test NLL gap to the truth (nats, lower is better, 0 is perfect), an
-importance-sampling estimate of log Z with its effective sample size (trust it where the ESS
-is in the thousands), and fit and scoring times. Not a test: run it by hand.
+Known densities of any dimension (``cdm_estimators.datasets.KNOWN_DENSITIES_ND``: Gaussian
+mixtures, correlated Gaussians, bananas, Student t's) at a fixed sample size, every estimator
+from ``cdm_estimators.comparison.default_estimators`` with its defaults. Reports the test NLL
+gap to the truth (nats, lower is better, 0 is perfect), an importance-sampling estimate of
+log Z with its effective sample size (trust it where the ESS is in the thousands), and fit and
+scoring times. One command writes one result file whole. Not a test: run it by hand.
 
-    python benchmarks/density_chasm.py                        # full run (about 2 CPU hours)
-    python benchmarks/density_chasm.py --families gaussian_mixture --dims 10 --no-save
-    python benchmarks/density_chasm.py --families banana student_t --dims 10 --name chasm_10d
+    python benchmarks/density_chasm.py --jobs 2                          # all dims (hours)
+    python benchmarks/density_chasm.py --families banana student_t --dims 10 --seeds 0 1 2 \\
+        --jobs 2 --name density_chasm_10d_3seeds
+    python benchmarks/density_chasm.py --dims 5 --methods CDM KDE --max-epochs 20 --no-save
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import shlex
-import sys
-from pathlib import Path
+import itertools
 
-import torch
-
-from cdm_estimators.comparison import compare_estimators, default_estimators, results_to_markdown
-from cdm_estimators.datasets import (
-    make_banana,
-    make_correlated_gaussian,
-    make_gaussian_mixture,
-    make_student_t,
+from harness import (
+    Provenance,
+    estimators_for_record,
+    known_density_task,
+    run_parallel,
+    save_result,
 )
 
-RESULTS = Path(__file__).parent / "results"
-FAMILIES = {"gaussian_mixture": make_gaussian_mixture,
-            "correlated_gaussian": make_correlated_gaussian,
-            "banana": make_banana,
-            "student_t": make_student_t}
+from cdm_estimators.comparison import results_to_markdown
+from cdm_estimators.datasets import KNOWN_DENSITIES_ND
+
 METHODS = ["CDM", "TRE", "NCE", "KDE", "GMM"]
+DESCRIPTION = """
+Test NLL gap to the truth, `gap = mean(true log p - model log p)` over the test rows (nats; 0
+is perfect, negative only for a density that is not normalised), of every estimator with its
+defaults (`cdm_estimators.comparison.default_estimators`; the neural estimators' `normalize="auto"`
+subtracts their own log Z estimate where it is reliable). "log Z" is a second, independent
+importance-sampling estimate for the density that `score_samples` returns (0 for a normalised
+density), with its standard error and effective sample size (ESS): trust it where the ESS is
+in the thousands. Times are wall-clock seconds on the machine below.
+"""
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", choices=list(FAMILIES),
+    parser.add_argument("--families", nargs="+", choices=list(KNOWN_DENSITIES_ND),
                         default=["gaussian_mixture", "correlated_gaussian"])
     parser.add_argument("--dims", nargs="+", type=int, default=[2, 5, 10, 20, 50])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--n-test", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--max-epochs", default="auto",
+                        help="epochs of the neural estimators ('auto': their defaults)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per process (default: 1 when --jobs > 1)")
     parser.add_argument("--name", default="density_chasm", help="results file stem")
     parser.add_argument("--no-save", action="store_true")
-    parser.add_argument("--merge", nargs="+", metavar="STEM[:NAME,...]",
-                        help="only merge earlier results/STEM.json files into --name (their "
-                             "rows at --dims; with :NAME,... only those estimators' rows)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.merge:
-        rows = []
-        for spec in args.merge:  # STEM or STEM:NAME,NAME (only those estimators' rows)
-            stem, _, names = spec.partition(":")
-            rows += [row for row in json.loads((RESULTS / f"{stem}.json").read_text())
-                     if row["dim"] in args.dims and (not names or row["name"] in names.split(","))]
-        save(rows, args, note=f"Merged from {', '.join(args.merge)} (run in parallel, one "
-                              "process per family or seed).")
-        print(seeds_markdown(rows) if len({r["seed"] for r in rows}) > 1 else pivot_markdown(rows))
-        return
 
-    rows: list[dict] = []
-    for family in args.families:
-        for d in args.dims:
-            X, log_prob = FAMILIES[family](args.n_train + args.n_test, d, random_state=args.seed)
-            estimators = {k: v for k, v in default_estimators(args.seed).items()
-                          if k in args.methods}
+    threads = args.threads or (1 if args.jobs > 1 else None)
+    common = {} if args.max_epochs == "auto" else {"max_epochs": int(args.max_epochs)}
+    provenance = Provenance(threads, args.jobs)
+    provenance.add_estimators(estimators_for_record(args.methods, common))
+    tasks = [(family, d, seed, args.n_train, args.n_test, args.methods, common)
+             for family, d, seed in itertools.product(args.families, args.dims, args.seeds)]
+    rows = list(itertools.chain.from_iterable(
+        run_parallel(known_density_task, tasks, args.jobs, threads)))
 
-            def report(result, family=family, d=d):
-                row = {"family": family, "dim": d, "seed": args.seed, **result._asdict()}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                if not args.no_save:
-                    save(rows, args)
+    sections = {}
+    if len(args.seeds) > 1:
+        sections["Over seeds: test NLL gap, mean (per seed)"] = seeds_markdown(rows)
+    else:
+        sections["Gap to the truth (log Z where its ESS >= 1000)"] = pivot_markdown(rows)
+        sections["Gap of the renormalised density (gap + log Z; where ESS >= 1000)"] = \
+            pivot_markdown(rows, normalised=True)
+    sections["Everything"] = results_to_markdown(
+        rows, {"family": "family", "dim": "dim", "seed": "seed"})
+    for text in sections.values():
+        print(text + "\n")
+    if not args.no_save:
+        path = save_result(
+            args.name, f"Density chasm: {', '.join(args.families)} in "
+            f"{', '.join(map(str, args.dims))} dimensions, seed(s) "
+            f"{', '.join(map(str, args.seeds))}",
+            DESCRIPTION + f"\n{args.n_train:,} training and {args.n_test:,} test rows per "
+            "density, drawn with the seed, which also seeds every estimator.",
+            sections, rows, provenance)
+        print(f"Wrote {path}")
 
-            compare_estimators(estimators, X[:args.n_train], X[args.n_train:], log_prob,
-                               random_state=args.seed, callback=report)
-    print(results_to_markdown(rows, {"family": "family", "dim": "dim"}))
-    print(pivot_markdown(rows))
+
+def _cases(rows):
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    return sorted(dict.fromkeys((r["family"], r["dim"]) for r in rows),
+                  key=lambda case: (families.index(case[0]), case[1]))
+
+
+def _methods(rows):
+    return sorted(dict.fromkeys(r["name"] for r in rows),
+                  key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
 
 
 def pivot_markdown(rows: list[dict], normalised: bool = False) -> str:
-    """Gap per estimator (columns) and family/dimension (rows).
+    """Gap per estimator (columns) and family/dimension (rows), one seed.
 
     With ``normalised=False`` each cell is the raw gap with log Z in brackets where its
-    importance-sampling estimate has an effective sample size of at least 1000; with
-    ``normalised=True`` it is ``gap + log Z`` (the gap of the renormalised density, the error
-    in shape alone), shown only where that ESS is at least 1000.
+    effective sample size is at least 1000; with ``normalised=True`` it is ``gap + log Z``
+    (the gap of the renormalised density, the error in shape alone), where that ESS is at
+    least 1000.
     """
-    methods = list(dict.fromkeys(r["name"] for r in rows))
-    families = list(dict.fromkeys(r["family"] for r in rows))
-    cases = sorted(dict.fromkeys((r["family"], r["dim"]) for r in rows),
-                   key=lambda case: (families.index(case[0]), case[1]))
+    methods = _methods(rows)
     lines = ["| family | dim | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
-    for family, dim in cases:
+    for family, dim in _cases(rows):
         cells = []
         for m in methods:
             match = [r for r in rows if (r["family"], r["dim"], r["name"]) == (family, dim, m)]
@@ -123,21 +133,16 @@ def seeds_markdown(rows: list[dict], reference: str = "CDM") -> str:
     """Test NLL gaps over several seeds, and how often ``reference`` had the smallest one.
 
     One row per family and dimension, one column per estimator: the mean over seeds of the
-    gap that ``score_samples`` gives (after each estimator's own normalisation) with the
-    per-seed values in brackets, in seed order; ``*`` marks a cell where some seed's log Z
-    could not be checked (ESS below 1000). The last column counts the seeds on which
-    ``reference`` has a smaller gap than every other estimator except GMM (a parametric
+    gap with the per-seed values in brackets, in seed order; ``*`` marks a cell where some
+    seed's log Z could not be checked (ESS below 1000). The last column counts the seeds on
+    which ``reference`` has a smaller gap than every other estimator except GMM (a parametric
     model that holds the two Gaussian families exactly).
     """
-    methods = sorted(dict.fromkeys(r["name"] for r in rows),
-                     key=lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
-    families = list(dict.fromkeys(r["family"] for r in rows))
+    methods = _methods(rows)
     seeds = sorted({r["seed"] for r in rows})
-    cases = sorted(dict.fromkeys((r["family"], r["dim"]) for r in rows),
-                   key=lambda case: (families.index(case[0]), case[1]))
     lines = ["| family | dim | " + " | ".join(methods) + f" | {reference} best (not GMM) |",
              "|---|---|" + "---|" * (len(methods) + 1)]
-    for family, dim in cases:
+    for family, dim in _cases(rows):
         cells, by_seed = [], {}
         for m in methods:
             found = {r["seed"]: r for r in rows
@@ -157,31 +162,6 @@ def seeds_markdown(rows: list[dict], reference: str = "CDM") -> str:
         played = sum(seed in by_seed.get(reference, {}) for seed in seeds)
         lines.append(f"| {family} | {dim} | " + " | ".join(cells) + f" | {len(wins)}/{played} |")
     return "\n".join(lines)
-
-
-def save(rows, args, note=""):
-    RESULTS.mkdir(exist_ok=True)
-    header = (
-        f"# {args.name}\n\nCommand: `python benchmarks/density_chasm.py "
-        f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}`\n\n{note}\n\n"
-        f"Machine: {platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), "
-        f"torch {torch.__version__}. n_train={args.n_train}, n_test={args.n_test}, "
-        f"seed(s)={sorted({r['seed'] for r in rows})}; every estimator with its defaults.\n\n"
-        "gap = mean(true log p - model log p) over the test rows (nats; 0 is perfect, "
-        "negative only for an unnormalised model). log Z = importance-sampling estimate of the "
-        "model's log-normaliser with its standard error; trust it only where the ESS is large "
-        "(low dimensions).\n\n"
-    )
-    table = results_to_markdown(rows, {"family": "family", "dim": "dim", "seed": "seed"})
-    if len({r["seed"] for r in rows}) > 1:
-        summary = ("## Over seeds: test NLL gap, mean (per seed)\n\n" + seeds_markdown(rows)
-                   + "\n\n## Everything\n\n")
-    else:
-        summary = ("## Gap to the truth (log Z where reliable)\n\n" + pivot_markdown(rows)
-                   + "\n\n## Gap of the renormalised density (gap + log Z; where ESS >= 1000)"
-                   "\n\n" + pivot_markdown(rows, normalised=True) + "\n\n## Everything\n\n")
-    (RESULTS / f"{args.name}.md").write_text(header + summary + table + "\n")
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":
