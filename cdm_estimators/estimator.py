@@ -127,8 +127,12 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Per-feature offset of the internal standardisation (zeros if ``standardize=False``).
     scale_ : ndarray of shape (n_features_in_,)
         Per-feature scale of the internal standardisation (1 for constant features).
+    data_mean_ : ndarray of shape (n_features_in_,)
+        Mean of the training data in the standardised space (zeros with ``standardize=True``):
+        ``E[x_0]``, which ``denoise`` and the samplers use at pure noise, where the noisy
+        point says nothing about the clean one.
     n_iter_ : int
-        Epochs run.
+        Epochs the network has been trained, over all the fits that continued it.
     log_normalizer_ : float
         The ``log Z`` subtracted by ``score_samples`` (0.0 when none was).
     normalizer_estimate_ : LogNormalizerEstimate or None
@@ -234,6 +238,12 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
 
     def _prepare_fit(self, X):
         self.schedule_ = make_schedule(self.schedule, self.n_timesteps)
+
+    def _set_standardization(self, X):
+        super()._set_standardization(X)
+        # E[x_0] in model space: what the denoiser and the samplers return at pure noise.
+        self.data_mean_ = (np.zeros(X.shape[1]) if self.standardize
+                           else (X.mean(axis=0) - self.mean_) / self.scale_)
 
     def _n_outputs(self):
         return self.schedule_.n_classes
@@ -344,7 +354,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
             if return_noise:
                 out[rows] = eps
             elif a == 0:
-                out[rows] = 0.0  # pure noise: E[x_0] is the standardised data mean
+                out[rows] = self.data_mean_  # pure noise: x_t says nothing about x_0
             else:
                 out[rows] = (Z[rows] - s * eps) / a
         return out if return_noise else self._to_user_space(out)
@@ -381,11 +391,12 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         generator = self._sampling_generator(random_state)
         device = generator.device
         predict = self._predict_noise_fn(self._ema_module())
+        x0_mean = torch.as_tensor(self.data_mean_, dtype=torch.float32, device=device)
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         for rows in self._batches(n_samples):
             shape = (rows.stop - rows.start, self.n_features_in_)
             x = torch.randn(shape, generator=generator, device=device)
             z = run_sampler(predict, x, self.schedule_.alpha, self.schedule_.sigma, steps,
-                            sampler=sampler, eta=eta, generator=generator)
+                            sampler=sampler, eta=eta, generator=generator, x0_mean=x0_mean)
             out[rows] = z.double().cpu().numpy()
         return self._to_user_space(out)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import ESTIMATORS, tiny
+from conftest import DEVICE, ESTIMATORS, tiny, two_clusters
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -38,8 +38,7 @@ def fitted_any(name, blobs):
 
 
 @parametrize_with_checks(
-    [tiny(n, max_epochs=2, device="cpu") for n in NAMES]
-    + [tiny("CDM", max_epochs=2, device="cpu", normalize="auto")],
+    [tiny(n, max_epochs=2) for n in NAMES] + [tiny("CDM", max_epochs=2, normalize="auto")],
     expected_failed_checks=lambda est: {},
 )
 def test_sklearn_compatible(estimator, check):
@@ -59,7 +58,7 @@ def test_fit_returns_self_and_sets_attributes(name, blobs):
     assert est.fit(blobs) is est
     assert est.n_features_in_ == 3
     assert est.n_iter_ == ESTIMATORS[name][1]["max_epochs"]
-    assert est.device_ == "cpu" and est.log_normalizer_ == 0.0
+    assert est.device_ == DEVICE and est.log_normalizer_ == 0.0
     np.testing.assert_allclose(est.mean_, blobs.mean(0))
 
 
@@ -123,16 +122,28 @@ def test_persistence(fitted_any, blobs, dump, tmp_path):
 
 
 def test_pipeline_and_kde_side_by_side(name, blobs):
+    """In a Pipeline the estimator sees the scaled data: the pipeline's score is the fitted
+    step's density of the transformed rows, in the same space as a KDE's beside it."""
     pipe = make_pipeline(StandardScaler(), tiny(name)).fit(blobs)
-    kde = make_pipeline(StandardScaler(), KernelDensity()).fit(blobs)
-    assert pipe.score_samples(blobs).shape == kde.score_samples(blobs).shape
-    assert np.isfinite(pipe.score(blobs))
+    scaled = pipe[0].transform(blobs)
+    np.testing.assert_array_equal(pipe.score_samples(blobs), pipe[-1].score_samples(scaled))
+    direct = tiny(name).fit(scaled)
+    np.testing.assert_allclose(pipe.score_samples(blobs), direct.score_samples(scaled),
+                               rtol=1e-6)
+    kde = make_pipeline(StandardScaler(), KernelDensity(bandwidth=0.5)).fit(blobs)
+    # Both densities of the same standardised Gaussian blob: level within a nat or so.
+    assert abs(pipe.score(blobs) - kde.score(blobs) / len(blobs)) < 1.0
 
 
-def test_grid_search_over_learning_rate(name, blobs):
-    grid = GridSearchCV(tiny(name, max_epochs=2), {"lr": [1e-3, 1e-2]}, cv=2).fit(blobs)
-    assert grid.best_params_["lr"] in {1e-3, 1e-2}
-    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+def test_grid_search_prefers_a_trained_model(name):
+    """A hopeless candidate (a learning rate that leaves the N(0, I) start untouched) must
+    rank last on data that are far from Gaussian."""
+    X = two_clusters(400)
+    grid = GridSearchCV(tiny(name, max_epochs=15, lr=1e-2, hidden_width=32),
+                        {"lr": [1e-2, 1e-12]}, cv=2).fit(X)
+    assert grid.best_params_["lr"] == 1e-2
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores)) and scores[0] > scores[1] + 0.2, scores
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
