@@ -34,8 +34,7 @@ __all__ = ["AUTO_EARLY_STOPPING_MIN_FEATURES", "AUTO_EARLY_STOPPING_ROWS",
 
 #: ``early_stopping="auto"`` holds out a validation split when it has at least this many rows.
 AUTO_EARLY_STOPPING_ROWS = 100
-#: ... and the data have at least this many features (2-D data did not overfit; 5-D and 10-D
-#: data did, badly: benchmarks/results/early_stopping.md).
+#: ... and the data have at least this many features (docs/decisions/early_stopping.md).
 AUTO_EARLY_STOPPING_MIN_FEATURES = 3
 #: ``normalize="auto"`` estimates log Z only up to this many features (cost, reliability).
 AUTO_NORMALIZE_MAX_FEATURES = 50

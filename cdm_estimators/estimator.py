@@ -16,7 +16,7 @@ from .schedules import make_schedule
 
 __all__ = ["ClassificationDensityEstimator", "AUTO_STEPS"]
 
-#: Optimiser steps that ``max_epochs="auto"`` aims for (see benchmarks/results/defaults.md).
+#: Optimiser steps that ``max_epochs="auto"`` aims for (chosen in docs/decisions/defaults.md).
 AUTO_STEPS = 12_000
 
 
@@ -39,9 +39,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         ``x_t = (1 - s) x_0 + s eps``), or an increasing array of noise levels in (0, 1).
     n_timesteps : int, default=200
         Number ``T`` of intermediate noise levels (ignored when ``schedule`` is an array).
-        200 rather than 100: on 10-D bananas it lowered the test NLL gap by 0.015-0.034 nats
-        on three seeds (benchmarks/results/cdm_10d_choices.md). Sampling takes ``T + 1``
-        steps by default.
+        Sampling takes ``T + 1`` steps by default. Why 200: the design notes
+        (``docs/decisions/cdm_10d_choices.md``).
     module : nn.Module, callable or None, default=None
         The classifier. ``None`` builds a :class:`~cdm_estimators.networks.ResidualMLP` of
         ``hidden_width`` and ``n_blocks``. A module instance is deep-copied at ``fit``; a callable
@@ -55,8 +54,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Rank of the default network's quadratic skip path (see
         :class:`~cdm_estimators.networks.ResidualMLP`), which lets the log-density fall off
         slower or faster than the standard normal's far from the data; 0 leaves it out.
-        ``"auto"`` is ``min(n_features, 64)``. On the 10-D Student t (heavy tails) it
-        lowered the test NLL gap from 0.30-0.42 to 0.23-0.29 nats over three seeds.
+        ``"auto"`` is ``min(n_features, 64)``. It matters most for heavy-tailed data.
     ce_weight : float, default=1.0
         Weight of the cross-entropy term in ``ce_weight * CE + MSE``.
     max_epochs : int or "auto", default="auto"
@@ -91,10 +89,9 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         improvement, restore the EMA weights of the best epoch, anneal the learning rate to
         its floor over ``n_iter_no_change // 2`` epochs, and stop. ``"auto"`` does so for
         data with at least 3 features whose split has at least 100 rows (1,000 rows at the
-        default fraction). Without it the CDM memorised 4,000-row training sets in 10-D
-        (test NLL gap about 20 nats on a Gaussian and a banana, 0.06 and 0.19 with it); in
-        2-D it stopped too early (8 Gaussians: +0.152 with, -0.003 without). See
-        benchmarks/results/early_stopping.md.
+        default fraction): without it the network can memorise a few thousand rows in 5 or
+        more dimensions, while 2-D data lose more by stopping early than they gain. The
+        measurements behind the rule: ``docs/decisions/early_stopping.md``.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=250
@@ -105,8 +102,11 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Rows per forward pass in ``score_samples``, ``denoise`` and ``sample``; ``None`` uses
         ``8 * batch_size``. Results do not depend on it.
     warm_start : bool, default=False
-        When True, ``fit`` on a fitted estimator continues training the same network (with a
-        fresh LR schedule) instead of starting over.
+        When True, ``fit`` on a fitted estimator continues from the current weights and their
+        EMA, with every other current parameter honoured as in a new fit (optimiser,
+        learning-rate schedule, ``max_epochs``, ``batch_size``, ``callbacks``, early stopping
+        on this ``X``, normalisation). The network-defining parameters cannot change. See
+        :meth:`fit`; :meth:`partial_fit` is one epoch at a constant learning rate.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None

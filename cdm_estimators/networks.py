@@ -42,9 +42,7 @@ class ResidualMLP(nn.Module):
     A heavy-tailed or correlated density needs log-ratios that grow quadratically with ``x``:
     ``quadratic_rank > 0`` adds the skip path ``W [(V x)^2, x]`` (``V`` of shape
     ``(quadratic_rank, n_features)``, ``W`` starting at zero), which represents the
-    log-ratio of any two Gaussians whose precision difference has that rank. On a 10-D
-    Student t it lowered the CDM's test NLL gap from 0.30-0.42 to 0.23-0.29 nats over three
-    seeds (``benchmarks/results/cdm_10d_choices.md``).
+    log-ratio of any two Gaussians whose precision difference has that rank.
 
     Parameters
     ----------

@@ -116,7 +116,11 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     inference_batch_size : int or None, default=None
         Rows per forward pass when scoring and sampling (``None``: ``8 * batch_size``).
     warm_start : bool, default=False
-        Continue training the same network on repeated ``fit``.
+        When True, ``fit`` on a fitted estimator continues from the current weights and their
+        EMA, with every other current parameter honoured as in a new fit (optimiser,
+        learning-rate schedule, ``max_epochs``, ``batch_size``, ``callbacks``, early stopping
+        on this ``X``, normalisation). The network-defining parameters cannot change. See
+        :meth:`fit`; :meth:`partial_fit` is one epoch at a constant learning rate.
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None

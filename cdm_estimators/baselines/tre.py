@@ -193,12 +193,11 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         (:func:`~cdm_estimators.estimate_log_normalizer`) in ``score_samples``: ``"auto"``
         does so with at most 50 features and an effective sample size of 1,000 or more,
         ``True`` always, ``False`` never. A sum of ``m`` learned ratios need not integrate to
-        one: on the 20-D mixture of ``benchmarks/results/density_chasm.md`` its ``log Z`` was
-        about +14. The estimate is kept in ``normalizer_estimate_``.
+        one, least of all in many dimensions. The estimate is kept in ``normalizer_estimate_``.
     early_stopping : "auto" or bool, default="auto"
         The CDM's rule (see :class:`~cdm_estimators.ClassificationDensityEstimator`) on the
-        sum of the pairwise logistic losses over the held-out rows. Without it TRE memorised
-        a 4,000-row 10-D correlated Gaussian (test NLL gap +25.8 nats). ``"auto"`` turns it
+        sum of the pairwise logistic losses over the held-out rows (without it TRE, too, can
+        memorise a few thousand rows in 10-D). ``"auto"`` turns it
         on from 3 features when the validation split has at least 100 rows.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
@@ -209,7 +208,11 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     inference_batch_size : int or None, default=None
         Rows per forward pass when scoring and sampling (``None``: ``8 * batch_size``).
     warm_start : bool, default=False
-        Continue training the same network on repeated ``fit``.
+        When True, ``fit`` on a fitted estimator continues from the current weights and their
+        EMA, with every other current parameter honoured as in a new fit (optimiser,
+        learning-rate schedule, ``max_epochs``, ``batch_size``, ``callbacks``, early stopping
+        on this ``X``, normalisation). The network-defining parameters cannot change. See
+        :meth:`fit`; :meth:`partial_fit` is one epoch at a constant learning rate.
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
