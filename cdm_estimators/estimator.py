@@ -123,11 +123,11 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         averaged weights.
     schedule_ : NoiseSchedule
         The schedule's signal and noise scales.
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_features,)
         Per-feature offset of the internal standardisation (zeros if ``standardize=False``).
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (n_features,)
         Per-feature scale of the internal standardisation (1 for constant features).
-    data_mean_ : ndarray of shape (n_features_in_,)
+    data_mean_ : ndarray of shape (n_features,)
         Mean of the training data in the standardised space (zeros with ``standardize=True``):
         ``E[x_0]``, which ``denoise`` and the samplers use at pure noise, where the noisy
         point says nothing about the clean one.
@@ -142,7 +142,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Device used.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit``, when ``X`` has string column names.
 
     See Also

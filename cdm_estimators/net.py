@@ -19,7 +19,8 @@ from torch.optim.swa_utils import AveragedModel
 
 from .objective import cdm_loss, classifier_logits, log_density_from_logits
 
-__all__ = ["ArrayBatchLoader", "CDMNet", "DensityNet", "EMAWithWarmup", "WarmupCosine"]
+__all__ = ["ArrayBatchLoader", "CDMNet", "DensityNet", "EMAWithWarmup", "ObjectiveIsNotACriterion",
+           "WarmupCosine"]
 
 
 class EMAWithWarmup:
@@ -110,6 +111,23 @@ class ArrayBatchLoader:
             yield (self.X[order[rows]] if order is not None else self.X[rows]), None
 
 
+class ObjectiveIsNotACriterion(nn.Module):
+    """The ``criterion`` of a :class:`DensityNet`: a stateless stand-in that refuses to run.
+
+    skorch's ``NeuralNet`` requires a criterion and its checkpointing saves one, but a
+    density objective needs the network itself and input gradients (double
+    backpropagation), which a criterion's ``(y_pred, y_true)`` signature cannot carry. The
+    loss lives in :meth:`DensityNet.objective`; anything that calls the criterion instead
+    (``NeuralNet.get_loss``) fails loudly here rather than computing something else.
+    """
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(
+            "A DensityNet has no criterion: its loss is DensityNet.objective(module, X, "
+            "generator, training), which train_step_single and validation_step call."
+        )
+
+
 class DensityNet(NeuralNet):
     """skorch net for an unsupervised objective, with a weight EMA and seeded noise.
 
@@ -127,7 +145,8 @@ class DensityNet(NeuralNet):
     seed : int
         Seed of the generators that draw the objective's noise.
     **kwargs
-        Everything ``skorch.NeuralNet`` accepts. ``criterion`` is unused.
+        Everything ``skorch.NeuralNet`` accepts. ``criterion`` defaults to
+        :class:`ObjectiveIsNotACriterion`: the loss is :meth:`objective`.
     """
 
     #: Names of the scalar parts of the objective, recorded per batch as ``train_<name>``.
@@ -135,7 +154,8 @@ class DensityNet(NeuralNet):
     #: Noise draws per validation row: more draws make ``valid_loss`` less noisy.
     valid_repeats: int = 4
 
-    def __init__(self, module, *args, ema_decay=0.999, seed=0, criterion=nn.Identity, **kwargs):
+    def __init__(self, module, *args, ema_decay=0.999, seed=0,
+                 criterion=ObjectiveIsNotACriterion, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.ema_decay = ema_decay
         self.seed = seed

@@ -22,9 +22,10 @@ NoisePredictor = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def sample_steps(n_classes: int, n_steps: int | None) -> np.ndarray:
-    """Decreasing class indices ``T+1 = s_0 > s_1 > ... > s_n = 0`` for ``n_steps`` steps.
+    """Decreasing class indices from ``T + 1`` down to 0, for ``n_steps`` sampler steps.
 
-    ``None`` uses every class (``T + 1`` steps). The indices are evenly spaced and unique.
+    ``s_0 = T + 1 > s_1 > ... > s_n = 0``; ``None`` uses every class (``T + 1`` steps). The
+    indices are evenly spaced and unique.
     """
     last = n_classes - 1
     if n_steps is None:

@@ -112,6 +112,7 @@ def test_pipeline_density_and_samples_are_exact(data):
     np.testing.assert_allclose(pipe[0].transform(X).std(0), s, atol=0.04)
 
 
+@pytest.mark.slow
 def test_grid_search_over_schedules_rejects_a_hopeless_candidate():
     X = two_clusters(400)
     base = tiny_estimator(max_epochs=15, lr=1e-2, hidden_width=32)

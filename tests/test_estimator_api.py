@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from conftest import TINY, tiny_estimator
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from cdm_estimators import ClassificationDensityEstimator
@@ -34,7 +33,7 @@ def test_fit_sets_the_schedule(blobs):
 def test_sample_shapes_and_units(fitted, sampler):
     X = fitted.sample(50, random_state=1, sampler=sampler, n_steps=5)
     assert X.shape == (50, 3) and np.all(np.isfinite(X))
-    # samples are in the user's units: the second feature lives around 5
+    # in the user's units (the second feature lives around 5); exact units: test_end_to_end
     assert abs(X[:, 1].mean() - 5) < 3
 
 
@@ -42,14 +41,6 @@ def test_sample_falls_back_to_random_state(fitted):
     np.testing.assert_array_equal(fitted.sample(10), fitted.sample(10))
     np.testing.assert_array_equal(fitted.sample(10, random_state=3),
                                   fitted.sample(10, random_state=3))
-
-
-def test_grid_search_over_schedules(blobs):
-    grid = GridSearchCV(tiny_estimator(max_epochs=2),
-                        {"schedule": ["linear", "cosine", "uniform", "ot"]}, cv=2)
-    grid.fit(blobs)
-    assert grid.best_params_["schedule"] in {"linear", "cosine", "uniform", "ot"}
-    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
 
 
 def test_custom_schedule_array(blobs):

@@ -11,6 +11,8 @@ from scipy.stats import multivariate_normal
 
 from cdm_estimators import estimate_log_normalizer
 
+pytestmark = pytest.mark.slow
+
 BUDGET = dict(n_timesteps=20, hidden_width=64, n_blocks=2, batch_size=256, lr=3e-3)
 
 

@@ -137,6 +137,7 @@ def test_partial_fit_drops_a_stale_normaliser_until_renormalize(name):
     np.testing.assert_allclose(est.score_samples(X), raw - est.log_normalizer_, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_partial_fit_on_a_stream_learns(name):
     """Two far-apart clusters: many one-epoch calls must beat the untrained N(0, I) fit."""
     rng = np.random.RandomState(0)

@@ -132,7 +132,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     ----------
     net_ : NCENet
         The trained skorch net (``net_.history`` records ``train_accuracy``).
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (n_features,)
         The internal standardisation.
     n_iter_ : int
         Epochs run.

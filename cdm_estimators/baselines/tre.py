@@ -228,7 +228,7 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         of the pairwise classifiers).
     waymark_scales_ : ndarray of shape (n_ratios + 1,)
         The noise scales ``a_k``.
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (n_features,)
         The internal standardisation.
     n_iter_ : int
         Epochs run.
