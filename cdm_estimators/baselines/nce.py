@@ -135,7 +135,7 @@ class NoiseContrastiveEstimator(NeuralDensityEstimator):
     mean_, scale_ : ndarray of shape (n_features,)
         The internal standardisation.
     n_iter_ : int
-        Epochs run.
+        Epochs the network has been trained, over all the fits that continued it.
     log_normalizer_ : float
         The ``log Z`` subtracted by ``score_samples`` (0.0 when none was).
     normalizer_estimate_ : LogNormalizerEstimate or None
