@@ -211,7 +211,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
                     cooldown=max(1, self.n_iter_no_change // 2),
                     schedule=schedule)),
             ]
-        if self.verbose >= 1:
+        if self.verbose >= 1 and not one_pass:  # one bar per partial_fit call would flood
             callbacks.append(("progress", EpochProgressBar(total=max_epochs,
                                                            desc=self._fit_label)))
         for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
