@@ -114,7 +114,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         training, the validation split and, unless ``sample`` is given its own, sampling. The
         same value gives the same fit, scores and samples on the same device.
     verbose : int, default=0
-        0 is silent, 1 shows a progress bar over epochs, 2 also prints skorch's epoch table.
+        0 is silent, 1 shows a progress bar over the epochs of ``fit`` (not of
+        ``partial_fit``), 2 also prints skorch's epoch table.
 
     Attributes
     ----------
