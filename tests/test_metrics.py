@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -97,3 +99,26 @@ def test_reproducible_and_rows_flattened():
 def test_bad_input_names_the_parameter(X, n_levels, data_range, match):
     with pytest.raises(ValueError, match=match):
         bits_per_dim(GaussianDensity(0.0, 1.0), X, n_levels, data_range)
+
+
+@settings(deadline=None, max_examples=40)
+@given(n_levels=st.integers(2, 300), low=st.floats(-10, 10), span=st.floats(0.1, 20),
+       n_rows=st.integers(1, 20), n_features=st.integers(1, 8), seed=st.integers(0, 2**16))
+def test_uniform_levels_cost_log2_levels_whatever_the_scale(n_levels, low, span, n_rows,
+                                                            n_features, seed):
+    levels = np.random.RandomState(seed).randint(0, n_levels, size=(n_rows, n_features))
+    density = UniformDensity(low, low + span, n_features)
+    bpd = bits_per_dim(density, levels, n_levels, (low, low + span), random_state=seed)
+    assert bpd == pytest.approx(np.log2(n_levels), abs=1e-9)
+
+
+@settings(deadline=None, max_examples=25)
+@given(low=st.floats(-5, 5), span=st.floats(0.5, 10), seed=st.integers(0, 2**16))
+def test_bits_per_dim_does_not_depend_on_the_scale_of_the_data(low, span, seed):
+    """The same model moved to another data_range (density rescaled with the data) gives the
+    same bits/dim: the bin width and the Jacobian cancel."""
+    levels = np.random.RandomState(seed).randint(0, 16, size=(30, 3))
+    unit = bits_per_dim(GaussianDensity(0.5, 0.2), levels, 16, (0.0, 1.0), random_state=seed)
+    moved = bits_per_dim(GaussianDensity(low + 0.5 * span, 0.2 * span), levels, 16,
+                         (low, low + span), random_state=seed)
+    assert moved == pytest.approx(unit, rel=1e-9, abs=1e-9)
