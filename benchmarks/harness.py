@@ -76,11 +76,22 @@ def versions() -> dict:
 def describe_params(estimator) -> dict:
     """``get_params(deep=False)`` as text; a ``GridSearchCV`` also shows its inner estimator
     and its grid (the grid is part of what "KDE (CV)" means)."""
-    params = {k: repr(v) for k, v in sorted(estimator.get_params(deep=False).items())}
+    params = {k: _text(v) for k, v in sorted(estimator.get_params(deep=False).items())}
     inner = getattr(estimator, "estimator", None)
     if inner is not None and hasattr(inner, "get_params"):
-        params["estimator"] = {k: repr(v) for k, v in sorted(inner.get_params().items())}
+        params["estimator"] = {k: _text(v) for k, v in sorted(inner.get_params().items())}
     return params
+
+
+def _text(value) -> str:
+    """One-line text of a parameter value (arrays as lists of 4 significant digits)."""
+    if isinstance(value, np.ndarray):
+        return "[" + ", ".join(f"{float(v):.4g}" for v in value.ravel()) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    return repr(value)
 
 
 def command() -> str:
@@ -146,8 +157,13 @@ def provenance_markdown(record: dict) -> str:
         f"{m['gpu'] or 'none'} ({m['platform']})",
         "* Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"* Started {record['started']}, wall time {record['wall_time_s'] / 60:.1f} min",
-        "* Estimator parameters: in the JSON file beside this one (`provenance.estimators`).",
     ]
+    for name, params in record["estimators"].items():
+        inner = params.get("estimator")
+        shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "estimator")
+        if inner:
+            shown += "; estimator: " + ", ".join(f"{k}={v}" for k, v in inner.items())
+        lines.append(f"* {name} parameters (`get_params()`): {shown}")
     return "\n".join(lines)
 
 
