@@ -262,16 +262,12 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """
         self._check_params()
         if self.warm_start and hasattr(self, "net_"):
-            X = self._validate_X(X, reset=False)
-            self._check_network_unchanged(X)
+            X = self._begin_continuation(X)
             rng = self._continuation_rng()
             self._train(X, rng, self.net_.module_, previous=self.net_)
         else:
-            X = self._validate_X(X, reset=True)
-            self._check_enough_rows(X)
+            X = self._begin_new_network(X)
             rng = check_random_state(self.random_state)
-            self._set_standardization(X)
-            self._prepare_fit(X)
             self._train(X, rng, module=None)
         self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
         return self
@@ -303,14 +299,10 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """
         self._check_params()
         if not hasattr(self, "net_"):
-            X = self._validate_X(X, reset=True)
-            self._check_enough_rows(X)
-            self._set_standardization(X)
-            self._prepare_fit(X)
+            X = self._begin_new_network(X)
             self._train(X, check_random_state(self.random_state), module=None, one_pass=True)
         else:
-            X = self._validate_X(X, reset=False)
-            self._check_network_unchanged(X)
+            X = self._begin_continuation(X)
             self._train(X, self._continuation_rng(), self.net_.module_, previous=self.net_,
                         one_pass=True)
         self.log_normalizer_ = 0.0
@@ -339,15 +331,37 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         return self
 
     # ---------------------------------------------------------------- training, in steps
-    def _check_enough_rows(self, X):
+    def _begin_new_network(self, X):
+        """Validate ``X`` for a new network and set what it is built from; returns ``X``."""
+        X = self._validate_X(X, reset=True)
         if X.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 samples to fit; got "
                 f"n_samples={X.shape[0]}."
             )
+        self.device_ = resolve_device(self.device)
+        self._set_standardization(X)
+        self._prepare_fit(X)
+        return X
+
+    def _begin_continuation(self, X):
+        """Validate ``X`` for continuing the fitted network, whose defining parameters must
+        not have changed; returns ``X``."""
+        X = self._validate_X(X, reset=False)
+        self.device_ = resolve_device(self.device)
+        self._prepare_fit(X)
+        now, then = self._network_signature(), self._fitted_network_
+        for name, value in now.items():
+            if not _same(value, then[name]):  # a module compares by identity
+                shown = "the number of network outputs" if name == "n_outputs" else name
+                raise ValueError(
+                    f"Continuing the fitted network (warm_start=True, or partial_fit), "
+                    f"{shown} cannot change (fitted with {then[name]!r}, now {value!r}); set "
+                    "warm_start=False (or clone the estimator) to fit a new network."
+                )
+        return X
 
     def _set_standardization(self, X):
-        self.device_ = resolve_device(self.device)
         if self.standardize:
             self.mean_ = X.mean(axis=0).astype(np.float64)
             scale = X.std(axis=0).astype(np.float64)
@@ -361,20 +375,6 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         signature = {name: getattr(self, name) for name in self._network_params}
         signature["n_outputs"] = self._n_outputs()
         return signature
-
-    def _check_network_unchanged(self, X):
-        self.device_ = resolve_device(self.device)
-        self._prepare_fit(X)
-        now, then = self._network_signature(), self._fitted_network_
-        for name, value in now.items():
-            same = value is then[name] if name == "module" else _same(value, then[name])
-            if not same:
-                shown = "the number of network outputs" if name == "n_outputs" else name
-                raise ValueError(
-                    f"warm_start=True continues training the fitted network, so {shown} "
-                    f"cannot change (fitted with {then[name]!r}, now {value!r}); set "
-                    "warm_start=False (or clone the estimator) to fit a new network."
-                )
 
     def _continuation_rng(self):
         """Seeds of a continued fit: with an int ``random_state``, a stream of its own for
