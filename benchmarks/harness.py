@@ -41,10 +41,19 @@ def _git(*args: str) -> str:
 
 
 def code_version() -> dict:
-    """The commit and whether tracked files outside ``benchmarks/results`` were modified."""
+    """The commit and whether tracked files outside ``benchmarks/results`` were modified.
+
+    Where the tree is a copy without its git folder (a GPU machine that receives only the
+    files), the commit comes from the environment variable ``BENCHMARK_COMMIT``, set by
+    whoever copied it, and ``dirty`` is ``None``: unknown.
+    """
+    commit = _git("rev-parse", "HEAD")
+    if commit == "unknown":
+        return {"commit": os.environ.get("BENCHMARK_COMMIT", "unknown") + " (copied tree)",
+                "dirty": None, "changed_files": []}
     changed = [line for line in _git("status", "--porcelain", "--untracked-files=no")
                .splitlines() if "benchmarks/results/" not in line]
-    return {"commit": _git("rev-parse", "HEAD"), "dirty": bool(changed),
+    return {"commit": commit, "dirty": bool(changed),
             "changed_files": [line[3:] for line in changed]}
 
 
@@ -149,6 +158,8 @@ def provenance_markdown(record: dict) -> str:
     m, v = record["machine"], record["versions"]
     dirty = " (with uncommitted changes: " + ", ".join(record["changed_files"]) + ")" \
         if record["dirty"] else ""
+    if record["dirty"] is None:
+        dirty = " (a copy of the tree without git: uncommitted changes unknown)"
     lines = [
         f"* Command: `{record['command']}`",
         f"* Code: commit `{record['commit']}`{dirty}",

@@ -91,10 +91,24 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     #: Parameters that define the network: ``warm_start`` and ``partial_fit`` cannot change
     #: them (nor the number of outputs, :meth:`_n_outputs`).
     _network_params = ("module", "hidden_width", "n_blocks", "standardize")
+    #: Size parameters (of ``batch_size``, ``hidden_width``, ``n_blocks``) that may be
+    #: ``"auto"``, resolved by :meth:`_auto_size`.
+    _auto_size_params: tuple[str, ...] = ()
 
     # ----------------------------------------------------------- hooks for subclasses
     def _check_model_params(self):
         """Check the subclass's own parameters."""
+
+    def _auto_size(self, name: str) -> int:
+        """The value that ``"auto"`` gives the size parameter ``name`` (one of
+        ``_auto_size_params``)."""
+        raise NotImplementedError
+
+    def _size(self, name: str) -> int:
+        """The size parameter ``name`` (``batch_size``, ``hidden_width``, ``n_blocks``) with
+        ``"auto"`` resolved."""
+        value = getattr(self, name)
+        return self._auto_size(name) if isinstance(value, str) else int(value)
 
     def _prepare_fit(self, X):
         """Set fitted attributes the network needs (called after standardisation)."""
@@ -117,9 +131,11 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     def _check_params(self):
         if self.max_epochs != "auto":
             check_number("max_epochs", self.max_epochs, 1, integer=True)
-        check_number("batch_size", self.batch_size, 1, integer=True)
-        check_number("hidden_width", self.hidden_width, 1, integer=True)
-        check_number("n_blocks", self.n_blocks, 0, integer=True)
+        for name, low in (("batch_size", 1), ("hidden_width", 1), ("n_blocks", 0)):
+            value = getattr(self, name)
+            if not (name in self._auto_size_params and isinstance(value, str)
+                    and value == "auto"):
+                check_number(name, value, low, integer=True)
         check_number("lr", self.lr, 0, low_open=True)
         check_number("warmup_fraction", self.warmup_fraction, 0, 1)
         check_number("weight_decay", self.weight_decay, 0)
@@ -156,7 +172,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
 
     @property
     def _inference_rows(self):
-        return self.inference_batch_size or 8 * self.batch_size
+        return self.inference_batch_size or 8 * self._size("batch_size")
 
     # ------------------------------------------------------------------------- training
     def _build_module(self, n_features, seed):
@@ -183,12 +199,16 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     def _n_epochs(self, n_train, batch_size):
         if self.max_epochs != "auto":
             return int(self.max_epochs)
-        return max(1, math.ceil(self._auto_steps / math.ceil(n_train / batch_size)))
+        return max(1, math.ceil(self._auto_step_count() / math.ceil(n_train / batch_size)))
+
+    def _auto_step_count(self) -> int:
+        """Optimiser steps that ``max_epochs="auto"`` aims for."""
+        return self._auto_steps
 
     def _build_net(self, module, n_train, valid, seeds, one_pass=False):
         """The skorch net for one call of ``fit`` (or, with ``one_pass``, of ``partial_fit``:
         one epoch at the constant learning rate ``lr``, no validation)."""
-        batch_size = min(self.batch_size, n_train)
+        batch_size = min(self._size("batch_size"), n_train)
         max_epochs = 1 if one_pass else self._n_epochs(n_train, batch_size)
         total_steps = max_epochs * math.ceil(n_train / batch_size)
         callbacks = [

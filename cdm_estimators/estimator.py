@@ -6,18 +6,30 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from .base import NeuralDensityEstimator, check_number
+from .image_networks import default_image_network
+from .images import as_flat_images, check_image_shape
 from .net import CDMNet
 from .networks import ResidualMLP, check_quadratic_rank, resolve_quadratic_rank
 from .objective import predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
 
-__all__ = ["ClassificationDensityEstimator", "AUTO_STEPS"]
+__all__ = ["ClassificationDensityEstimator", "AUTO_STEPS", "IMAGE_DEFAULTS", "NETWORKS"]
 
 #: Optimiser steps that ``max_epochs="auto"`` aims for (chosen in docs/decisions/defaults.md).
 AUTO_STEPS = 12_000
+
+#: Values of ``network``.
+NETWORKS = ("auto", "mlp", "unet", "encoder")
+
+#: What ``"auto"`` gives an image estimator (``image_shape`` set, ``network`` "auto" or
+#: convolutional): network, base channels, residual blocks per resolution, batch size and
+#: optimiser steps (measured in docs/decisions/image_defaults.md).
+IMAGE_DEFAULTS = {"network": "encoder", "hidden_width": 32, "n_blocks": 1, "batch_size": 128,
+                  "steps": 1500}
 
 
 class ClassificationDensityEstimator(NeuralDensityEstimator):
@@ -41,15 +53,35 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Number ``T`` of intermediate noise levels (ignored when ``schedule`` is an array).
         Sampling takes ``T + 1`` steps by default. Why 200: the design notes
         (``docs/decisions/cdm_10d_choices.md``).
+    image_shape : (int, int, int) or None, default=None
+        ``(channels, height, width)`` of image data. Images may then be given as flat rows
+        ``(n_samples, C * H * W)`` (the scikit-learn layout: pipelines and grid searches work)
+        or as arrays ``(n_samples, C, H, W)`` (grey images also ``(n_samples, H, W)``);
+        ``sample``, ``denoise`` and ``add_noise`` return the layout ``fit`` saw. The default
+        network becomes convolutional and the internal standardisation is per channel.
+        ``None``: tabular data.
+    network : {"auto", "mlp", "unet", "encoder"}, default="auto"
+        The default classifier (when ``module`` is None): ``"mlp"`` a
+        :class:`~cdm_estimators.networks.ResidualMLP`; ``"unet"`` the paper's image classifier
+        (:class:`~cdm_estimators.image_networks.UNetClassifier`); ``"encoder"`` its cheaper
+        encoder-only half (:class:`~cdm_estimators.image_networks.EncoderClassifier`).
+        ``"auto"`` is ``"mlp"`` for tabular data and ``IMAGE_DEFAULTS["network"]``
+        (``"encoder"``) with ``image_shape``.
     module : nn.Module, callable or None, default=None
-        The classifier. ``None`` builds a :class:`~cdm_estimators.networks.ResidualMLP` of
-        ``hidden_width`` and ``n_blocks``. A module instance is deep-copied at ``fit``; a callable
-        is called as ``module(n_features, n_classes)``. Either must map ``(n, n_features)`` inputs
-        to ``(n, n_timesteps + 2)`` raw outputs; the fixed cumulative-sum head is applied on top.
-    hidden_width : int, default=128
-        Width of the default network.
-    n_blocks : int, default=3
-        Residual blocks of the default network.
+        The classifier. ``None`` builds the default ``network``. A module instance is
+        deep-copied at ``fit``; a callable is called as ``module(n_features, n_classes)``.
+        Either must map ``(n, n_features)`` inputs (flat rows, also for images) to
+        ``(n, n_timesteps + 2)`` raw outputs; the fixed cumulative-sum head is applied on top.
+    hidden_width : int or "auto", default="auto"
+        Width of the default network: hidden units of the MLP (``"auto"``: 128), base
+        channels of a convolutional one (``"auto"``: ``IMAGE_DEFAULTS["hidden_width"]``).
+    n_blocks : int or "auto", default="auto"
+        Residual blocks of the MLP (``"auto"``: 3), or per resolution of a convolutional
+        network (``"auto"``: ``IMAGE_DEFAULTS["n_blocks"]``).
+    network_params : dict or None, default=None
+        Further keyword arguments of the default network's class, for example
+        ``{"channel_mults": (1, 2, 2), "attention_resolutions": (16,), "dropout": 0.1}`` for
+        the convolutional ones.
     quadratic_rank : int or "auto", default="auto"
         Rank of the default network's quadratic skip path (see
         :class:`~cdm_estimators.networks.ResidualMLP`), which lets the log-density fall off
@@ -59,9 +91,12 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Weight of the cross-entropy term in ``ce_weight * CE + MSE``.
     max_epochs : int or "auto", default="auto"
         Training epochs. ``"auto"`` runs enough epochs for about ``AUTO_STEPS`` (12,000) optimiser
-        steps, whatever the data size.
-    batch_size : int, default=512
-        Training batch size (capped at the number of training rows).
+        steps with the MLP, ``IMAGE_DEFAULTS["steps"]`` with a convolutional network (a
+        budget sized for a few minutes on a CPU: give an image model on a GPU many more),
+        whatever the data size.
+    batch_size : int or "auto", default="auto"
+        Training batch size (capped at the number of training rows); ``"auto"`` is 512 for
+        the MLP and ``IMAGE_DEFAULTS["batch_size"]`` for a convolutional network.
     lr : float, default=1e-3
         Peak Adam learning rate, reached after a linear warm-up and followed by cosine decay.
     warmup_fraction : float, default=0.05
@@ -73,6 +108,19 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
     standardize : bool, default=True
         Standardise each feature before training. Densities, samples and denoised points are
         always in the user's units: ``score_samples`` adds the log-Jacobian.
+    dequantize : float or None, default=None
+        Width of one quantisation bin of discrete data (pixels, counts), in the units of
+        ``X``: every training batch gets fresh uniform noise ``U[0, dequantize)`` added to
+        each value (uniform dequantisation), so the model learns a density whose integral
+        over a bin is the probability of the discrete value. Give ``X`` as the discrete
+        values themselves (each bin's lower edge), for example digits' levels ``k / 17``
+        with ``dequantize=1/17``; evaluate with :func:`~cdm_estimators.metrics.bits_per_dim`.
+        ``None``: continuous data.
+    mixed_precision : bool, default=False
+        Compute the training objective (forward, input-gradient and backward passes) under
+        bfloat16 autocast, which pays off for convolutional networks on GPUs with bfloat16
+        tensor cores. The weights, the optimiser, validation, ``score_samples`` and the
+        samplers stay in float32.
     normalize : "auto" or bool, default="auto"
         After training, estimate the log-normaliser ``log Z`` of the learned density by
         importance sampling (:func:`~cdm_estimators.estimate_log_normalizer`: 100,000 draws
@@ -132,6 +180,9 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Mean of the training data in the standardised space (zeros with ``standardize=True``):
         ``E[x_0]``, which ``denoise`` and the samplers use at pure noise, where the noisy
         point says nothing about the clean one.
+    input_ndim_ : int
+        With ``image_shape``: 2, 3 or 4, the layout of the images ``fit`` saw (flat rows,
+        grey ``(n, H, W)`` or ``(n, C, H, W)``), which ``sample`` and ``denoise`` return.
     n_iter_ : int
         Epochs the network has been trained, over all the fits that continued it.
     log_normalizer_ : float
@@ -178,18 +229,23 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         schedule="uniform",
         n_timesteps=200,
         *,
+        image_shape=None,
+        network="auto",
         module=None,
-        hidden_width=128,
-        n_blocks=3,
+        hidden_width="auto",
+        n_blocks="auto",
+        network_params=None,
         quadratic_rank="auto",
         ce_weight=1.0,
         max_epochs="auto",
-        batch_size=512,
+        batch_size="auto",
         lr=1e-3,
         warmup_fraction=0.05,
         weight_decay=0.0,
         ema_decay=0.999,
         standardize=True,
+        dequantize=None,
+        mixed_precision=False,
         normalize="auto",
         early_stopping="auto",
         validation_fraction=0.1,
@@ -203,9 +259,12 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
     ):
         self.schedule = schedule
         self.n_timesteps = n_timesteps
+        self.image_shape = image_shape
+        self.network = network
         self.module = module
         self.hidden_width = hidden_width
         self.n_blocks = n_blocks
+        self.network_params = network_params
         self.quadratic_rank = quadratic_rank
         self.ce_weight = ce_weight
         self.max_epochs = max_epochs
@@ -215,6 +274,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
         self.standardize = standardize
+        self.dequantize = dequantize
+        self.mixed_precision = mixed_precision
         self.normalize = normalize
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -227,7 +288,9 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         self.verbose = verbose
 
     _auto_steps = AUTO_STEPS
-    _network_params = NeuralDensityEstimator._network_params + ("quadratic_rank",)
+    _network_params = NeuralDensityEstimator._network_params + (
+        "quadratic_rank", "image_shape", "network", "network_params")
+    _auto_size_params = ("batch_size", "hidden_width", "n_blocks")
     _net_class = CDMNet
     _fit_label = "CDM fit"
     _outputs_doc = "n_timesteps + 2 raw outputs"
@@ -236,26 +299,110 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
     def _check_model_params(self):
         check_number("ce_weight", self.ce_weight, 0)
         check_quadratic_rank(self.quadratic_rank)
+        if self.image_shape is not None:
+            check_image_shape(self.image_shape)
+        if not (isinstance(self.network, str) and self.network in NETWORKS):
+            raise ValueError(f"network must be one of {NETWORKS}; got {self.network!r}.")
+        if self.network in ("unet", "encoder") and self.image_shape is None:
+            raise ValueError(f"network={self.network!r} is a convolutional network and needs "
+                             "image_shape=(channels, height, width).")
+        if self.network_params is not None and not isinstance(self.network_params, dict):
+            raise TypeError(f"network_params must be a dict of keyword arguments of the "
+                            f"default network, or None; got {self.network_params!r}.")
+        if self.dequantize is not None:
+            check_number("dequantize", self.dequantize, 0, low_open=True)
+        if not isinstance(self.mixed_precision, (bool, np.bool_)):
+            raise TypeError(f"mixed_precision must be True or False; got "
+                            f"{self.mixed_precision!r}.")
+
+    @property
+    def _network_kind(self):
+        if self.network != "auto":
+            return self.network
+        return "mlp" if self.image_shape is None else IMAGE_DEFAULTS["network"]
+
+    def _auto_size(self, name):
+        if self._network_kind == "mlp":
+            return {"batch_size": 512, "hidden_width": 128, "n_blocks": 3}[name]
+        return IMAGE_DEFAULTS[name]
+
+    def _auto_step_count(self):
+        return self._auto_steps if self._network_kind == "mlp" else IMAGE_DEFAULTS["steps"]
+
+    def _validate_X(self, X, reset):
+        """Accept images as flat rows or as arrays of ``image_shape``; return flat rows."""
+        if self.image_shape is not None:
+            X, ndim = as_flat_images(X, check_image_shape(self.image_shape))
+            if reset:
+                self.input_ndim_ = ndim
+        return super()._validate_X(X, reset)
+
+    def _as_fitted_layout(self, X):
+        """Rows in the layout that ``fit`` saw: ``(n, C, H, W)`` (or ``(n, H, W)``) for images
+        fitted as such, flat rows otherwise."""
+        ndim = getattr(self, "input_ndim_", 2)
+        if self.image_shape is None or ndim == 2:
+            return X
+        shape = tuple(self.image_shape)
+        return X.reshape(len(X), *(shape if ndim == 4 else shape[1:]))
 
     def _prepare_fit(self, X):
         self.schedule_ = make_schedule(self.schedule, self.n_timesteps)
 
     def _set_standardization(self, X):
-        super()._set_standardization(X)
+        if self.image_shape is not None and self.standardize:
+            # One offset and scale per channel: pixels are exchangeable, and a per-pixel
+            # scale would blow up the near-constant border pixels.
+            shape = check_image_shape(self.image_shape)
+            per_channel = X.reshape(len(X), shape[0], -1)
+            mean = per_channel.mean(axis=(0, 2))
+            var = per_channel.var(axis=(0, 2))
+            if self.dequantize is not None:
+                mean, var = mean + self.dequantize / 2, var + self.dequantize**2 / 12
+            pixels = shape[1] * shape[2]
+            self.mean_ = np.repeat(mean, pixels).astype(np.float64)
+            std = np.repeat(np.sqrt(var), pixels).astype(np.float64)
+            self.scale_ = np.where(std > 1e-12 * (1 + np.abs(self.mean_)), std, 1.0)
+        elif self.standardize and self.dequantize is not None:
+            # The moments of the dequantised data x + U[0, width).
+            self.mean_ = X.mean(axis=0).astype(np.float64) + self.dequantize / 2
+            self.scale_ = np.sqrt(X.var(axis=0).astype(np.float64) + self.dequantize**2 / 12)
+        else:
+            super()._set_standardization(X)
         # E[x_0] in model space: what the denoiser and the samplers return at pure noise.
-        self.data_mean_ = (np.zeros(X.shape[1]) if self.standardize
-                           else (X.mean(axis=0) - self.mean_) / self.scale_)
+        if self.standardize and self.image_shape is None:
+            self.data_mean_ = np.zeros(X.shape[1])
+        else:
+            offset = 0.0 if self.dequantize is None else self.dequantize / 2
+            self.data_mean_ = (X.mean(axis=0) + offset - self.mean_) / self.scale_
 
     def _n_outputs(self):
         return self.schedule_.n_classes
 
     def _default_module(self, n_features):
-        return ResidualMLP(n_features, self._n_outputs(), self.hidden_width, self.n_blocks,
-                           resolve_quadratic_rank(self.quadratic_rank, n_features))
+        extra = dict(self.network_params or {})
+        kind = self._network_kind
+        try:
+            if kind == "mlp":
+                return ResidualMLP(n_features, self._n_outputs(), self._size("hidden_width"),
+                                   self._size("n_blocks"),
+                                   resolve_quadratic_rank(self.quadratic_rank, n_features),
+                                   **extra)
+            return default_image_network(kind, check_image_shape(self.image_shape),
+                                         self._n_outputs(), self._size("hidden_width"),
+                                         self._size("n_blocks"), resolve_quadratic_rank(
+                                             self.quadratic_rank, n_features), **extra)
+        except TypeError as exc:
+            raise TypeError(f"network_params={self.network_params!r} does not fit the "
+                            f"{kind!r} network: {exc}") from exc
 
     def _net_params(self):
+        dequantize = None
+        if self.dequantize is not None:  # the bin width in model space, per feature
+            dequantize = (self.dequantize / self.scale_).astype(np.float32)
         return dict(alpha=self.schedule_.alpha, sigma=self.schedule_.sigma,
-                    ce_weight=self.ce_weight)
+                    ce_weight=self.ce_weight, dequantize=dequantize,
+                    mixed_precision=bool(self.mixed_precision))
 
     def _log_density(self, module, z, timestep=0):
         return self.net_.log_density(module, z, timestep)
@@ -325,7 +472,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         t = self._check_timestep(timestep)
         Z = self._to_model_space(self._validate_X(X, reset=False)).astype(np.float64)
         eps = check_random_state(random_state).standard_normal(Z.shape)
-        return self._to_user_space(self.schedule_.alpha[t] * Z + self.schedule_.sigma[t] * eps)
+        noisy = self.schedule_.alpha[t] * Z + self.schedule_.sigma[t] * eps
+        return self._as_fitted_layout(self._to_user_space(noisy))
 
     def denoise(self, X_noisy, timestep, return_noise=False):
         """MMSE denoiser (Theorem 3.1): ``E[x_0 | x_t]`` from the classifier's input-gradient.
@@ -358,7 +506,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
                 out[rows] = self.data_mean_  # pure noise: x_t says nothing about x_0
             else:
                 out[rows] = (Z[rows] - s * eps) / a
-        return out if return_noise else self._to_user_space(out)
+        return self._as_fitted_layout(out if return_noise else self._to_user_space(out))
 
     def sample(self, n_samples=1, random_state=None, sampler="ddpm", n_steps=None, eta=0.0):
         """Draw samples by running a diffusion sampler on the classifier's denoiser.
@@ -391,13 +539,21 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         steps = sample_steps(self.schedule_.n_classes, n_steps)
         generator = self._sampling_generator(random_state)
         device = generator.device
-        predict = self._predict_noise_fn(self._ema_module())
+        denoiser = self._predict_noise_fn(self._ema_module())
         x0_mean = torch.as_tensor(self.data_mean_, dtype=torch.float32, device=device)
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
-        for rows in self._batches(n_samples):
-            shape = (rows.stop - rows.start, self.n_features_in_)
-            x = torch.randn(shape, generator=generator, device=device)
-            z = run_sampler(predict, x, self.schedule_.alpha, self.schedule_.sigma, steps,
-                            sampler=sampler, eta=eta, generator=generator, x0_mean=x0_mean)
-            out[rows] = z.double().cpu().numpy()
-        return self._to_user_space(out)
+        batches = list(self._batches(n_samples))
+        with tqdm(total=len(batches) * (len(steps) - 1), desc=f"{sampler} sampling",
+                  unit="step", disable=self.verbose < 1) as bar:
+
+            def predict(z, t):
+                bar.update(1)
+                return denoiser(z, t)
+
+            for rows in batches:
+                shape = (rows.stop - rows.start, self.n_features_in_)
+                x = torch.randn(shape, generator=generator, device=device)
+                z = run_sampler(predict, x, self.schedule_.alpha, self.schedule_.sigma, steps,
+                                sampler=sampler, eta=eta, generator=generator, x0_mean=x0_mean)
+                out[rows] = z.double().cpu().numpy()
+        return self._as_fitted_layout(self._to_user_space(out))

@@ -144,6 +144,13 @@ class DensityNet(NeuralNet):
         Decay of the weight EMA kept in ``ema_module_``.
     seed : int
         Seed of the generators that draw the objective's noise.
+    dequantize : array-like of shape (n_features,) or None, default=None
+        Bin width of discrete data in model space, per feature: every training and
+        validation batch gets fresh uniform noise ``U[0, width)`` added before the objective
+        (uniform dequantisation). ``None`` leaves the data as given.
+    mixed_precision : bool, default=False
+        Compute the training objective under bfloat16 autocast on the net's device (weights,
+        optimiser state, validation, scoring and sampling stay float32).
     **kwargs
         Everything ``skorch.NeuralNet`` accepts. ``criterion`` defaults to
         :class:`ObjectiveIsNotACriterion`: the loss is :meth:`objective`.
@@ -154,11 +161,13 @@ class DensityNet(NeuralNet):
     #: Noise draws per validation row: more draws make ``valid_loss`` less noisy.
     valid_repeats: int = 4
 
-    def __init__(self, module, *args, ema_decay=0.999, seed=0,
-                 criterion=ObjectiveIsNotACriterion, **kwargs):
+    def __init__(self, module, *args, ema_decay=0.999, seed=0, dequantize=None,
+                 mixed_precision=False, criterion=ObjectiveIsNotACriterion, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.ema_decay = ema_decay
         self.seed = seed
+        self.dequantize = dequantize
+        self.mixed_precision = mixed_precision
 
     # -- initialisation -------------------------------------------------------------------
     def initialize_module(self):
@@ -193,14 +202,24 @@ class DensityNet(NeuralNet):
         standardised points ``X``."""
         raise NotImplementedError
 
-    def _batch_tensor(self, X) -> torch.Tensor:
-        return torch.as_tensor(X, device=self.device, dtype=torch.float32)
+    def _batch_tensor(self, X, generator: torch.Generator) -> torch.Tensor:
+        """The batch on the net's device, dequantised (fresh noise from ``generator``) when
+        ``dequantize`` is set."""
+        X = torch.as_tensor(X, device=self.device, dtype=torch.float32)
+        if self.dequantize is None:
+            return X
+        width = torch.as_tensor(np.asarray(self.dequantize), dtype=X.dtype, device=X.device)
+        u = torch.rand(X.shape, generator=generator, device=X.device, dtype=X.dtype)
+        return X + u * width.reshape(X.shape[1:])
 
     def train_step_single(self, batch, **fit_params):
         """One step on the trained weights; records the objective's parts per batch."""
         self._set_training(True)
         Xi, _ = batch
-        out = self.objective(self.module_, self._batch_tensor(Xi), self.noise_generator_, True)
+        X = self._batch_tensor(Xi, self.noise_generator_)
+        with torch.autocast(X.device.type, dtype=torch.bfloat16,
+                            enabled=bool(self.mixed_precision)):
+            out = self.objective(self.module_, X, self.noise_generator_, True)
         loss = out["loss"]
         if not torch.isfinite(loss):
             raise FloatingPointError(
@@ -223,7 +242,7 @@ class DensityNet(NeuralNet):
         """
         self._set_training(False)
         Xi, _ = batch
-        X = self._batch_tensor(Xi)
+        X = self._batch_tensor(Xi, self.valid_generator_)
         module = self.ema_module_.module
         repeated = X.repeat(self.valid_repeats, *([1] * (X.ndim - 1)))
         with torch.enable_grad():

@@ -7,7 +7,8 @@ import numbers
 import torch
 from torch import nn
 
-__all__ = ["ResidualMLP", "AUTO_QUADRATIC_RANK", "check_quadratic_rank", "resolve_quadratic_rank"]
+__all__ = ["ResidualMLP", "QuadraticSkip", "AUTO_QUADRATIC_RANK", "check_quadratic_rank",
+           "resolve_quadratic_rank"]
 
 #: Largest rank that ``quadratic_rank="auto"`` gives the quadratic skip path.
 AUTO_QUADRATIC_RANK = 64
@@ -91,6 +92,33 @@ class ResidualMLP(nn.Module):
         if self.projection is not None and self.quadratic is not None:
             out = out + self.quadratic(torch.cat([self.projection(x) ** 2, x], dim=1))
         return out
+
+
+class QuadraticSkip(nn.Module):
+    """The skip path ``W [(V x)^2, x]`` on flat inputs, ``W`` starting at zero.
+
+    Added to a network's raw outputs, it represents the log-ratio of any two Gaussians whose
+    precision difference has rank ``rank`` (see :class:`ResidualMLP`), which smooth networks
+    otherwise only approximate over the range they were trained on.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension (inputs with more axes are flattened).
+    n_outputs : int
+    rank : int
+        Rows of ``V``.
+    """
+
+    def __init__(self, n_features: int, n_outputs: int, rank: int) -> None:
+        super().__init__()
+        self.projection = nn.Linear(n_features, rank, bias=False)
+        self.quadratic = nn.Linear(rank + n_features, n_outputs, bias=False)
+        nn.init.zeros_(self.quadratic.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        return self.quadratic(torch.cat([self.projection(x) ** 2, x], dim=1))
 
 
 def resolve_quadratic_rank(quadratic_rank: int | str, n_features: int) -> int:

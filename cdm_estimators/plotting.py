@@ -1,4 +1,5 @@
-"""Side-by-side pictures of 2-D densities (needs matplotlib: the `examples` extra)."""
+"""Pictures: 2-D densities side by side, and grids of images (needs matplotlib: the
+`examples` extra)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["density_grid", "plot_densities_2d"]
+__all__ = ["density_grid", "image_grid", "plot_densities_2d", "save_image_grid"]
 
 
 def density_grid(log_density: Callable[[np.ndarray], np.ndarray], bounds, resolution=200):
@@ -65,12 +66,7 @@ def plot_densities_2d(
     -------
     matplotlib.figure.Figure
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plot_densities_2d needs matplotlib: pip install 'cdm_estimators[examples]'"
-        ) from exc
+    plt = _pyplot("plot_densities_2d")
     if bounds is None:
         if X is None:
             raise ValueError("plot_densities_2d needs bounds=(xmin, xmax, ymin, ymax) or X.")
@@ -105,4 +101,91 @@ def plot_densities_2d(
         ax.set_yticks([])
         ax.set_title(titles.get(name, name), fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def _pyplot(caller: str):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"{caller} needs matplotlib: pip install 'cdm_estimators[examples]'"
+        ) from exc
+    return plt
+
+
+def image_grid(images, image_shape=None, n_columns: int | None = None,
+               value_range=None) -> np.ndarray:
+    """Tile images into one picture, ``(rows * H, columns * W)`` or ``(..., C)``.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, C, H, W), (n, H, W) or (n, C * H * W)
+        The images (``sample`` returns one of these layouts).
+    image_shape : (C, H, W) or None, default=None
+        Needed for flat rows.
+    n_columns : int or None, default=None
+        Images per row; ``None`` makes the grid as square as possible.
+    value_range : (low, high) or None, default=None
+        Values mapped to black and white (clipped); ``None`` takes the images' own range.
+
+    Returns
+    -------
+    ndarray of floats in [0, 1], shape ``(rows * H, columns * W)`` for grey images and
+    ``(rows * H, columns * W, C)`` otherwise.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 2:
+        if image_shape is None:
+            raise ValueError("image_grid needs image_shape=(C, H, W) for flat rows.")
+        images = images.reshape(len(images), *image_shape)
+    elif images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, C, H, W), (n, H, W) or (n, C*H*W) with "
+                         f"n >= 1; got {np.shape(images)}.")
+    n, c, h, w = images.shape
+    n_columns = n_columns or int(np.ceil(np.sqrt(n)))
+    n_rows = -(-n // n_columns)
+    low, high = value_range if value_range is not None else (images.min(), images.max())
+    scaled = np.clip((images - low) / max(high - low, 1e-12), 0.0, 1.0)
+    grid = np.ones((n_rows * h, n_columns * w, c))
+    for i, image in enumerate(scaled):
+        r, col = divmod(i, n_columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image.transpose(1, 2, 0)
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_image_grid(images, path, image_shape=None, n_columns: int | None = None,
+                    value_range=None, title: str | None = None, scale: float = 0.4):
+    """Draw :func:`image_grid` to a PNG (or any format matplotlib infers from ``path``).
+
+    Parameters
+    ----------
+    images, image_shape, n_columns, value_range
+        As for :func:`image_grid`.
+    path : str or path-like
+        Where to write the picture.
+    title : str or None, default=None
+    scale : float, default=0.4
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot("save_image_grid")
+    grid = image_grid(images, image_shape, n_columns, value_range)
+    n_columns = n_columns or int(np.ceil(np.sqrt(len(images))))
+    height, width = grid.shape[:2]
+    cell = height / (-(-len(images) // n_columns))
+    fig, ax = plt.subplots(figsize=(scale * width / cell * 1.0 + 0.2,
+                                    scale * height / cell + (0.5 if title else 0.2)))
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0,
+              interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     return fig
