@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU checks of one lent GPU session, in one call (see benchmarks/results/README.md).
+#
+#   bash benchmarks/gpu_session.sh STAGE...     # stages: tests unet chasm digits mnist
+#
+# Runs from the repository root on a machine with CUDA, PyTorch and scikit-learn but
+# perhaps without skorch: wheels in .whl/ are installed to /tmp/site first. Results go to
+# benchmarks/results/ and, where $OUT is set, are copied there. BENCHMARK_COMMIT names the
+# commit of a copied tree that has no .git folder.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:$PWD
+else
+    export PYTHONPATH=$PWD
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, sklearn, skorch; print('torch', torch.__version__, 'sklearn', sklearn.__version__, 'skorch', skorch.__version__)"
+out=${OUT:-}
+save() { [ -n "$out" ] && cp "$@" "$out"/ ; }
+for stage in "$@"; do
+    echo "=== $stage $(date -u +%T)"
+    case $stage in
+    tests)  # the whole suite, every estimator on CUDA
+        timeout 300 python3 -m pytest -q --device cuda -n 8 2>&1 | tail -25 ;;
+    unet)   # the paper's CIFAR-size U-Net: training step, forward, denoiser, likelihood
+        (cd benchmarks && timeout 200 python3 unet_step.py --name unet_step_cuda) \
+            && save benchmarks/results/unet_step_cuda.* ;;
+    chasm)  # the GPU row of the 10-D density chasm (one family, CDM and TRE)
+        (cd benchmarks && timeout 300 python3 density_chasm.py --families gaussian_mixture \
+            --dims 10 --methods CDM TRE --name density_chasm_10d_cuda) \
+            && save benchmarks/results/density_chasm_10d_cuda.* ;;
+    digits) # digits with the image defaults, on CUDA
+        (cd benchmarks && timeout 300 python3 digits.py --methods cdm_image cdm_mlp \
+            --name digits_cuda 2>&1 | grep -v "it/s\|epoch/s\|step/s") \
+            && save benchmarks/results/digits_cuda* ;;
+    mnist)  # MNIST, all 60,000 training digits, bf16 training
+        (cd benchmarks && timeout 400 python3 mnist.py --data "${MNIST:-../shared/data/mnist.npz}" \
+            --device cuda --steps 6000 --batch-size 256 --known-density-steps 1000 \
+            --name mnist_cuda 2>&1 | grep -v "it/s\|epoch/s\|step/s") \
+            && save benchmarks/results/mnist_cuda* ;;
+    *) echo "unknown stage $stage" ;;
+    esac
+done
+echo "=== done $(date -u +%T)"
