@@ -24,7 +24,8 @@ for stage in "$@"; do
     echo "=== $stage $(date -u +%T)"
     case $stage in
     tests)  # the whole suite, every estimator on CUDA
-        timeout 300 python3 -m pytest -q --device cuda -n 8 2>&1 | tail -25 ;;
+        timeout 300 python3 -m pytest -q -rfE --device cuda -n 8 > /tmp/pytest_cuda.log 2>&1
+        tail -25 /tmp/pytest_cuda.log; save /tmp/pytest_cuda.log ;;
     unet)   # the paper's CIFAR-size U-Net: training step, forward, denoiser, likelihood
         (cd benchmarks && timeout 200 python3 unet_step.py --name unet_step_cuda) \
             && save benchmarks/results/unet_step_cuda.* ;;
@@ -36,9 +37,9 @@ for stage in "$@"; do
         (cd benchmarks && timeout 300 python3 digits.py --methods cdm_image cdm_mlp \
             --name digits_cuda 2>&1 | grep -v "it/s\|epoch/s\|step/s") \
             && save benchmarks/results/digits_cuda* ;;
-    mnist)  # MNIST, all 60,000 training digits, bf16 training
-        (cd benchmarks && timeout 400 python3 mnist.py --data "${MNIST:-../shared/data/mnist.npz}" \
-            --device cuda --steps 6000 --batch-size 256 --known-density-steps 1000 \
+    mnist)  # MNIST, all 60,000 training digits, bf16 training; the data travel in .gpu_data/
+        (cd benchmarks && timeout 400 python3 mnist.py --data "${MNIST:-../.gpu_data/mnist.npz}" \
+            --device cuda --steps 3000 --batch-size 256 --known-density-steps 500 \
             --name mnist_cuda 2>&1 | grep -v "it/s\|epoch/s\|step/s") \
             && save benchmarks/results/mnist_cuda* ;;
     *) echo "unknown stage $stage" ;;

@@ -43,14 +43,15 @@ def _git(*args: str) -> str:
 def code_version() -> dict:
     """The commit and whether tracked files outside ``benchmarks/results`` were modified.
 
-    Where the tree is a copy without its git folder (a GPU machine that receives only the
-    files), the commit comes from the environment variable ``BENCHMARK_COMMIT``, set by
-    whoever copied it, and ``dirty`` is ``None``: unknown.
+    On a copy of the tree (a GPU machine that receives the files, with a ``.git`` folder
+    that may be stale or absent), the environment variable ``BENCHMARK_COMMIT``, set by
+    whoever copied a clean checkout of that commit, wins over git, and ``dirty`` is
+    ``None``: not checked there.
     """
+    if os.environ.get("BENCHMARK_COMMIT"):
+        return {"commit": os.environ["BENCHMARK_COMMIT"] + " (a copied tree, clean when "
+                "copied)", "dirty": None, "changed_files": []}
     commit = _git("rev-parse", "HEAD")
-    if commit == "unknown":
-        return {"commit": os.environ.get("BENCHMARK_COMMIT", "unknown") + " (copied tree)",
-                "dirty": None, "changed_files": []}
     changed = [line for line in _git("status", "--porcelain", "--untracked-files=no")
                .splitlines() if "benchmarks/results/" not in line]
     return {"commit": commit, "dirty": bool(changed),
@@ -159,7 +160,7 @@ def provenance_markdown(record: dict) -> str:
     dirty = " (with uncommitted changes: " + ", ".join(record["changed_files"]) + ")" \
         if record["dirty"] else ""
     if record["dirty"] is None:
-        dirty = " (a copy of the tree without git: uncommitted changes unknown)"
+        dirty = " (uncommitted changes not checked on the copy)"
     lines = [
         f"* Command: `{record['command']}`",
         f"* Code: commit `{record['commit']}`{dirty}",

@@ -66,6 +66,7 @@ def main():
     args = parser.parse_args()
 
     device = torch.device(args.device)
+    provenance = Provenance()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
@@ -140,7 +141,6 @@ def main():
     print(text)
     if not args.no_save:
         name = args.name or f"unet_step_{device.type}"
-        provenance = Provenance()
         provenance.record["network"] = {"parameters": n_params,
                                         "base_channels": args.base_channels}
         path = save_result(

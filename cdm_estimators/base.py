@@ -91,7 +91,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     #: Parameters that define the network: ``warm_start`` and ``partial_fit`` cannot change
     #: them (nor the number of outputs, :meth:`_n_outputs`).
     _network_params = ("module", "hidden_width", "n_blocks", "standardize")
-    #: Size parameters (of ``batch_size``, ``hidden_width``, ``n_blocks``) that may be
+    #: Parameters (of ``batch_size``, ``hidden_width``, ``n_blocks``, ``lr``) that may be
     #: ``"auto"``, resolved by :meth:`_auto_size`.
     _auto_size_params: tuple[str, ...] = ()
 
@@ -99,8 +99,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     def _check_model_params(self):
         """Check the subclass's own parameters."""
 
-    def _auto_size(self, name: str) -> int:
-        """The value that ``"auto"`` gives the size parameter ``name`` (one of
+    def _auto_size(self, name: str) -> float:
+        """The value that ``"auto"`` gives the parameter ``name`` (one of
         ``_auto_size_params``)."""
         raise NotImplementedError
 
@@ -109,6 +109,10 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         ``"auto"`` resolved."""
         value = getattr(self, name)
         return self._auto_size(name) if isinstance(value, str) else int(value)
+
+    def _learning_rate(self) -> float:
+        """``lr`` with ``"auto"`` resolved."""
+        return float(self._auto_size("lr") if isinstance(self.lr, str) else self.lr)
 
     def _prepare_fit(self, X):
         """Set fitted attributes the network needs (called after standardisation)."""
@@ -136,7 +140,9 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             if not (name in self._auto_size_params and isinstance(value, str)
                     and value == "auto"):
                 check_number(name, value, low, integer=True)
-        check_number("lr", self.lr, 0, low_open=True)
+        if not ("lr" in self._auto_size_params and isinstance(self.lr, str)
+                and self.lr == "auto"):
+            check_number("lr", self.lr, 0, low_open=True)
         check_number("warmup_fraction", self.warmup_fraction, 0, 1)
         check_number("weight_decay", self.weight_decay, 0)
         check_number("ema_decay", self.ema_decay, 0, 1)
@@ -242,7 +248,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             seed=seeds[1],
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
+            lr=self._learning_rate(),
             max_epochs=max_epochs,
             batch_size=batch_size,
             iterator_train=ArrayBatchLoader,
@@ -441,7 +447,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             if one_pass and hasattr(previous, "optimizer_"):
                 net.optimizer_.load_state_dict(previous.optimizer_.state_dict())
                 for group in net.optimizer_.param_groups:  # the current settings win
-                    group.update(lr=self.lr, weight_decay=self.weight_decay)
+                    group.update(lr=self._learning_rate(), weight_decay=self.weight_decay)
         self.net_ = net
         net.partial_fit(Z, None)
         self.n_iter_ = len(net.history)

@@ -17,7 +17,8 @@ from .objective import predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
 
-__all__ = ["ClassificationDensityEstimator", "AUTO_STEPS", "IMAGE_DEFAULTS", "NETWORKS"]
+__all__ = ["ClassificationDensityEstimator", "AUTO_STEPS", "IMAGE_CPU_PIXELS", "IMAGE_DEFAULTS",
+           "NETWORKS"]
 
 #: Optimiser steps that ``max_epochs="auto"`` aims for (chosen in docs/decisions/defaults.md).
 AUTO_STEPS = 12_000
@@ -25,11 +26,16 @@ AUTO_STEPS = 12_000
 #: Values of ``network``.
 NETWORKS = ("auto", "mlp", "unet", "encoder")
 
+#: On the CPU, ``max_epochs="auto"`` scales the image budget down by ``IMAGE_CPU_PIXELS``
+#: over the pixels per image (when there are more), so that a 28x28 fit takes minutes, not
+#: an hour.
+IMAGE_CPU_PIXELS = 64
+
 #: What ``"auto"`` gives an image estimator (``image_shape`` set, ``network`` "auto" or
-#: convolutional): network, base channels, residual blocks per resolution, batch size and
-#: optimiser steps (measured in docs/decisions/image_defaults.md).
-IMAGE_DEFAULTS = {"network": "encoder", "hidden_width": 32, "n_blocks": 1, "batch_size": 128,
-                  "steps": 1500}
+#: convolutional): network, base channels, residual blocks per resolution, batch size,
+#: learning rate and optimiser steps (measured in docs/decisions/image_defaults.md).
+IMAGE_DEFAULTS = {"network": "encoder", "hidden_width": 64, "n_blocks": 1, "batch_size": 64,
+                  "lr": 2e-3, "steps": 1500}
 
 
 class ClassificationDensityEstimator(NeuralDensityEstimator):
@@ -91,14 +97,18 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         Weight of the cross-entropy term in ``ce_weight * CE + MSE``.
     max_epochs : int or "auto", default="auto"
         Training epochs. ``"auto"`` runs enough epochs for about ``AUTO_STEPS`` (12,000) optimiser
-        steps with the MLP, ``IMAGE_DEFAULTS["steps"]`` with a convolutional network (a
-        budget sized for a few minutes on a CPU: give an image model on a GPU many more),
-        whatever the data size.
+        steps with the MLP, whatever the data size. With a convolutional network it aims for
+        ``IMAGE_DEFAULTS["steps"]`` steps, a budget sized for a few minutes on a CPU for 8x8
+        images; on the CPU, larger images get proportionally fewer (``steps * 64 / (H * W)``,
+        so that a fit stays in minutes). A good model of larger images needs far more: set
+        ``max_epochs`` (and use a GPU).
     batch_size : int or "auto", default="auto"
         Training batch size (capped at the number of training rows); ``"auto"`` is 512 for
         the MLP and ``IMAGE_DEFAULTS["batch_size"]`` for a convolutional network.
-    lr : float, default=1e-3
+    lr : float or "auto", default="auto"
         Peak Adam learning rate, reached after a linear warm-up and followed by cosine decay.
+        ``"auto"`` is 1e-3 for the MLP and ``IMAGE_DEFAULTS["lr"]`` for a convolutional
+        network.
     warmup_fraction : float, default=0.05
         Fraction of the optimiser steps spent warming up the learning rate.
     weight_decay : float, default=0.0
@@ -239,7 +249,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         ce_weight=1.0,
         max_epochs="auto",
         batch_size="auto",
-        lr=1e-3,
+        lr="auto",
         warmup_fraction=0.05,
         weight_decay=0.0,
         ema_decay=0.999,
@@ -290,7 +300,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
     _auto_steps = AUTO_STEPS
     _network_params = NeuralDensityEstimator._network_params + (
         "quadratic_rank", "image_shape", "network", "network_params")
-    _auto_size_params = ("batch_size", "hidden_width", "n_blocks")
+    _auto_size_params = ("batch_size", "hidden_width", "n_blocks", "lr")
     _net_class = CDMNet
     _fit_label = "CDM fit"
     _outputs_doc = "n_timesteps + 2 raw outputs"
@@ -323,11 +333,18 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
 
     def _auto_size(self, name):
         if self._network_kind == "mlp":
-            return {"batch_size": 512, "hidden_width": 128, "n_blocks": 3}[name]
+            return {"batch_size": 512, "hidden_width": 128, "n_blocks": 3, "lr": 1e-3}[name]
         return IMAGE_DEFAULTS[name]
 
     def _auto_step_count(self):
-        return self._auto_steps if self._network_kind == "mlp" else IMAGE_DEFAULTS["steps"]
+        if self._network_kind == "mlp":
+            return self._auto_steps
+        steps = IMAGE_DEFAULTS["steps"]
+        if torch.device(self.device_).type == "cpu":
+            # A step costs about pixels / 64 times one on digits: keep a CPU fit to minutes.
+            _, height, width = check_image_shape(self.image_shape)
+            steps = max(1, round(steps * min(1.0, IMAGE_CPU_PIXELS / (height * width))))
+        return steps
 
     def _validate_X(self, X, reset):
         """Accept images as flat rows or as arrays of ``image_shape``; return flat rows."""

@@ -179,8 +179,8 @@ def save_image_grid(images, path, image_shape=None, n_columns: int | None = None
     n_columns = n_columns or int(np.ceil(np.sqrt(len(images))))
     height, width = grid.shape[:2]
     cell = height / (-(-len(images) // n_columns))
-    fig, ax = plt.subplots(figsize=(scale * width / cell * 1.0 + 0.2,
-                                    scale * height / cell + (0.5 if title else 0.2)))
+    fig_width = max(scale * width / cell + 0.2, 4.5 if title else 0.0)
+    fig, ax = plt.subplots(figsize=(fig_width, scale * height / cell + (0.5 if title else 0.2)))
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0,
               interpolation="nearest")
     ax.set_axis_off()

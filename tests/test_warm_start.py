@@ -110,7 +110,7 @@ def test_partial_fit_is_one_pass_at_the_constant_learning_rate(name, blobs):
     last = est.net_.history[-1]
     assert len(last["batches"]) == math.ceil(100 / 64)
     assert "valid_loss" not in last  # nothing is held out in partial_fit
-    assert est.net_.optimizer_.param_groups[0]["lr"] == est.lr  # no warm-up, no decay
+    assert est.net_.optimizer_.param_groups[0]["lr"] == est._learning_rate()  # constant
     # The optimiser state (Adam's moments and step count) carries over.
     assert est.net_.optimizer_.state_dict()["state"][0]["step"] == steps + 2
 
