@@ -34,8 +34,8 @@ IMAGE_CPU_PIXELS = 64
 #: What ``"auto"`` gives an image estimator (``image_shape`` set, ``network`` "auto" or
 #: convolutional): network, base channels, residual blocks per resolution, batch size,
 #: learning rate and optimiser steps (measured in docs/decisions/image_defaults.md).
-IMAGE_DEFAULTS = {"network": "encoder", "hidden_width": 64, "n_blocks": 1, "batch_size": 64,
-                  "lr": 2e-3, "steps": 1500}
+IMAGE_DEFAULTS = {"network": "encoder", "hidden_width": 32, "n_blocks": 1, "batch_size": 64,
+                  "lr": 2e-3, "steps": 3000}
 
 
 class ClassificationDensityEstimator(NeuralDensityEstimator):

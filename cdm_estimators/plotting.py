@@ -115,8 +115,8 @@ def _pyplot(caller: str):
 
 
 def image_grid(images, image_shape=None, n_columns: int | None = None,
-               value_range=None) -> np.ndarray:
-    """Tile images into one picture, ``(rows * H, columns * W)`` or ``(..., C)``.
+               value_range=None, padding: int = 1) -> np.ndarray:
+    """Tile images into one picture with white lines between them.
 
     Parameters
     ----------
@@ -128,11 +128,13 @@ def image_grid(images, image_shape=None, n_columns: int | None = None,
         Images per row; ``None`` makes the grid as square as possible.
     value_range : (low, high) or None, default=None
         Values mapped to black and white (clipped); ``None`` takes the images' own range.
+    padding : int, default=1
+        Width of the white lines between images, in pixels.
 
     Returns
     -------
-    ndarray of floats in [0, 1], shape ``(rows * H, columns * W)`` for grey images and
-    ``(rows * H, columns * W, C)`` otherwise.
+    ndarray of floats in [0, 1], shape ``(rows * (H + padding) - padding, columns * (W +
+    padding) - padding)`` for grey images, with a last axis of ``C`` otherwise.
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 2:
@@ -149,20 +151,22 @@ def image_grid(images, image_shape=None, n_columns: int | None = None,
     n_rows = -(-n // n_columns)
     low, high = value_range if value_range is not None else (images.min(), images.max())
     scaled = np.clip((images - low) / max(high - low, 1e-12), 0.0, 1.0)
-    grid = np.ones((n_rows * h, n_columns * w, c))
+    step_h, step_w = h + padding, w + padding
+    grid = np.ones((n_rows * step_h - padding, n_columns * step_w - padding, c))
     for i, image in enumerate(scaled):
         r, col = divmod(i, n_columns)
-        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image.transpose(1, 2, 0)
+        grid[r * step_h:r * step_h + h, col * step_w:col * step_w + w] = image.transpose(1, 2, 0)
     return grid[..., 0] if c == 1 else grid
 
 
 def save_image_grid(images, path, image_shape=None, n_columns: int | None = None,
-                    value_range=None, title: str | None = None, scale: float = 0.4):
+                    value_range=None, title: str | None = None, scale: float = 0.4,
+                    padding: int = 1):
     """Draw :func:`image_grid` to a PNG (or any format matplotlib infers from ``path``).
 
     Parameters
     ----------
-    images, image_shape, n_columns, value_range
+    images, image_shape, n_columns, value_range, padding
         As for :func:`image_grid`.
     path : str or path-like
         Where to write the picture.
@@ -175,7 +179,7 @@ def save_image_grid(images, path, image_shape=None, n_columns: int | None = None
     matplotlib.figure.Figure
     """
     plt = _pyplot("save_image_grid")
-    grid = image_grid(images, image_shape, n_columns, value_range)
+    grid = image_grid(images, image_shape, n_columns, value_range, padding)
     n_columns = n_columns or int(np.ceil(np.sqrt(len(images))))
     height, width = grid.shape[:2]
     cell = height / (-(-len(images) // n_columns))

@@ -302,12 +302,14 @@ def test_image_grid_tiles_in_rows():
     from cdm_estimators.plotting import image_grid
 
     images = np.arange(6 * 4, dtype=float).reshape(6, 1, 2, 2)
-    grid = image_grid(images, n_columns=4, value_range=(0, 23))
+    grid = image_grid(images, n_columns=4, value_range=(0, 23), padding=0)
     assert grid.shape == (4, 8)
     assert grid[0, 0] == 0.0 and grid[2, 0] == pytest.approx(16 / 23)
     assert np.all(grid[2:, 4:] == 1.0)  # the two empty cells are white
-    assert image_grid(images.reshape(6, 4), image_shape=(1, 2, 2)).shape == (4, 6)
-    assert image_grid(np.zeros((2, 3, 2, 2))).shape == (2, 4, 3)
+    padded = image_grid(images, n_columns=4, value_range=(0, 23))
+    assert padded.shape == (5, 11) and np.all(padded[2] == 1.0) and padded[3, 0] == grid[2, 0]
+    assert image_grid(images.reshape(6, 4), image_shape=(1, 2, 2), padding=0).shape == (4, 6)
+    assert image_grid(np.zeros((2, 3, 2, 2)), padding=0).shape == (2, 4, 3)
 
 
 def test_save_image_grid_writes_a_png(tmp_path, fitted_images):
