@@ -9,14 +9,15 @@ images of iid uniform pixels and of correlated Gaussian pixels, whose log-densit
 and compares the mean predicted and true log-likelihood per dimension.
 
 The budget is explicit: ``--n-train`` rows, ``--steps`` optimiser steps. On the 2-core CPU
-the stated reduced run (about 15 minutes) is::
+the stated reduced run (about 10 minutes) is::
 
-    python benchmarks/mnist.py --device cpu --n-train 10000 --n-test 2000 --steps 600 \\
-        --known-density-steps 200 --name mnist_cpu
+    python benchmarks/mnist.py --device cpu --threads 2 --n-train 10000 --n-test 2000 \\
+        --steps 300 --known-density-steps 100 --name mnist_cpu
 
 On a GPU (bfloat16 autocast for training, float32 scoring)::
 
-    python benchmarks/mnist.py --device cuda --steps 6000 --batch-size 256 --name mnist_gpu
+    python benchmarks/mnist.py --device cuda --steps 3000 --batch-size 256 \\
+        --known-density-steps 500 --name mnist_cuda
 
 Published single-pass MNIST figures (bits/dim): RealNVP 1.06, Glow 1.05, FFJORD 0.99.
 Not a test: run it by hand.
@@ -35,6 +36,7 @@ from harness import RESULTS, ROOT, Provenance, save_result
 
 from cdm_estimators import ClassificationDensityEstimator
 from cdm_estimators.datasets import make_correlated_gaussian_pixels, make_uniform_pixels
+from cdm_estimators.estimator import IMAGE_DEFAULTS
 from cdm_estimators.metrics import bits_per_dim
 
 SHAPE = (1, 28, 28)
@@ -42,7 +44,7 @@ N_LEVELS = 256
 
 
 def estimator(args, n_rows: int, seed: int, steps: int, **extra):
-    batch = min(args.batch_size or 128, n_rows)
+    batch = min(args.batch_size or IMAGE_DEFAULTS["batch_size"], n_rows)
     fit_rows = n_rows - int(round(0.1 * n_rows))  # early stopping holds out 10 %
     epochs = max(1, math.ceil(steps / math.ceil(fit_rows / batch)))
     return ClassificationDensityEstimator(
@@ -97,7 +99,8 @@ def main():
     parser.add_argument("--n-test", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=1500, help="optimiser steps (about)")
     parser.add_argument("--known-density-steps", type=int, default=500)
-    parser.add_argument("--batch-size", type=int, default=None, help="default 128")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default: the image default")
     parser.add_argument("--network", default="auto", choices=["auto", "unet", "encoder"])
     parser.add_argument("--hidden-width", default="auto",
                         type=lambda v: v if v == "auto" else int(v))
