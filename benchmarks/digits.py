@@ -147,7 +147,8 @@ def main():
     if not args.no_save:
         path = save_result(
             args.name, "Digits (8x8, 17 levels): test bits/dim",
-            __doc__.split("\n\n")[1] + "\n\n" + f"{len(train)} training and {len(test)} test "
+            "\n\n".join(__doc__.split("\n\n")[1:3]) + "\n\n"
+            + f"{len(train)} training and {len(test)} test "
             f"images; {args.n_draws} dequantisation draws per row for scoring.",
             sections, rows, provenance)
         print(f"Wrote {path}")

@@ -359,3 +359,21 @@ def test_mixed_precision_trains_and_scores_in_float32(pictures):
     assert next(est.net_.module_.parameters()).dtype == torch.float32
     with pytest.raises(TypeError, match="mixed_precision"):
         tiny_images(mixed_precision="bf16").fit(pictures)
+
+
+@pytest.mark.slow
+def test_images_example_runs(tmp_path):
+    """examples/images.py end to end at one epoch: bits/dim table, sample grid, denoising."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    script = Path(__file__).resolve().parent.parent / "examples" / "images.py"
+    done = subprocess.run([sys.executable, str(script), "--max-epochs", "1", "--sampler", "ddim",
+                           "--output", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "GMM (CV components)" in done.stdout and "KDE (CV bandwidth)" in done.stdout
+    for name in ("digits_samples.png", "digits_denoising.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
