@@ -97,7 +97,8 @@ def main():
     print(text)
     if not args.no_save:
         path = save_result(args.name, "Image defaults: candidates on digits",
-                           __doc__.split("\n\n")[1], {"Digits, test bits/dim": text}, rows,
+                           __doc__.split("\n\n")[1].replace(" Not a test::", ""),
+                           {"Digits, test bits/dim": text}, rows,
                            provenance)
         print(f"Wrote {path}")
 
