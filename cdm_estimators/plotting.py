@@ -133,8 +133,9 @@ def image_grid(images, image_shape=None, n_columns: int | None = None,
 
     Returns
     -------
-    ndarray of floats in [0, 1], shape ``(rows * (H + padding) - padding, columns * (W +
-    padding) - padding)`` for grey images, with a last axis of ``C`` otherwise.
+    grid : ndarray of floats in [0, 1]
+        Of shape ``(rows * (H + p) - p, columns * (W + p) - p)`` with ``p = padding`` for
+        grey images, with a last axis of ``C`` otherwise.
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 2:
