@@ -97,7 +97,7 @@ class _ImageClassifier(nn.Module):
         super().__init__()
         self.image_shape = check_image_shape(image_shape)
         channels, height, width = self.image_shape
-        mults = tuple(int(m) for m in channels_mults_checked(channel_mults))
+        mults = tuple(int(m) for m in check_channel_mults(channel_mults))
         self.groups = int(norm_groups)
         self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
         self.conv_in = nn.Conv2d(channels, base_channels, 3, padding=1)
@@ -165,7 +165,7 @@ class _ImageClassifier(nn.Module):
         return h, skips
 
 
-def channels_mults_checked(channel_mults: Sequence[int]) -> tuple[int, ...]:
+def check_channel_mults(channel_mults: Sequence[int]) -> tuple[int, ...]:
     """``channel_mults`` as a tuple of positive ints, or a ``ValueError`` naming it."""
     mults = tuple(channel_mults)
     if not mults or any(isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1
@@ -234,7 +234,7 @@ class UNetClassifier(_ImageClassifier):
     ) -> None:
         super().__init__(image_shape, n_outputs, base_channels, channel_mults, n_res_blocks,
                          attention_resolutions, dropout, norm_groups, quadratic_rank)
-        mults = channels_mults_checked(channel_mults)
+        mults = check_channel_mults(channel_mults)
         skips = list(self.skip_channels)
         c = self.bottom_channels
         resolution = self.bottom_resolution

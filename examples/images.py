@@ -77,7 +77,7 @@ def main():
     for t in levels:
         noisy = cdm.add_noise(clean, t, random_state=t)
         rows += [noisy, cdm.denoise(noisy, t)]
-    fig, ax = plt.subplots(figsize=(6, 4.8))
+    fig, ax = plt.subplots(figsize=(7, 5.2))
     ax.imshow(image_grid(np.concatenate(rows), n_columns=8, value_range=(0, 1)), cmap="gray")
     ax.set_yticks(np.arange(len(rows)) * 9 + 3.5)  # 8 pixels and a 1-pixel line per row
     ax.set_yticklabels(["clean"] + [f"{kind} t={t}" for t in levels
