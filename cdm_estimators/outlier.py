@@ -1,0 +1,214 @@
+"""Outlier detection with any density estimator, in scikit-learn's outlier API.
+
+:class:`DensityOutlierDetector` wraps a density estimator (a CDM, TRE, NCE, ``KernelDensity``,
+``GaussianMixture``...) and follows the conventions of ``IsolationForest`` and
+``LocalOutlierFactor(novelty=True)``: ``score_samples`` is higher for more normal rows,
+``decision_function = score_samples - offset_`` is negative for outliers, ``predict`` returns
++1 (inlier) or -1 (outlier).
+
+The threshold ``offset_`` comes from rows the density never saw in training: a fraction of the
+training data is held out, the density is fitted on the rest, and ``offset_`` is a quantile of
+the held-out rows' scores. In-sample scores of a flexible density are optimistic (it has
+partly memorised its training rows), so a threshold set on them flags too many new normal
+rows.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["AUTO_FALSE_POSITIVE_RATE", "DensityOutlierDetector"]
+
+#: ``contamination="auto"`` sets the threshold so that this fraction of new normal rows is
+#: flagged (the held-out quantile).
+AUTO_FALSE_POSITIVE_RATE = 0.01
+
+
+class DensityOutlierDetector(OutlierMixin, BaseEstimator):
+    """Flag rows of low density under a fitted density estimator.
+
+    Parameters
+    ----------
+    estimator : estimator with ``fit`` and ``score_samples``, or None, default=None
+        The density estimator, cloned at ``fit``. ``None`` uses
+        :class:`~cdm_estimators.ClassificationDensityEstimator` with its defaults. Its
+        ``score_samples`` is the detector's score: higher means more normal.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Fraction of outliers the threshold is set for: ``offset_`` is that quantile of the
+        held-out scores, so about this fraction of new rows distributed like the training
+        data is flagged. ``"auto"`` flags ``AUTO_FALSE_POSITIVE_RATE`` (1 %) of them: a
+        false-positive rate, whatever the (unknown) contamination of the training data.
+    holdout_fraction : float in (0, 1), default=0.2
+        Fraction of the training rows held out to set the threshold; the density is fitted
+        on the others. At least one row is held out and at least two are fitted.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the hold-out split.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted density (on the rows not held out).
+    offset_ : float
+        The threshold of ``decision_function``: the ``contamination`` quantile of
+        ``holdout_scores_``.
+    holdout_scores_ : ndarray of shape (n_holdout,)
+        Scores of the held-out training rows, which :meth:`set_contamination` reuses to move
+        the threshold without refitting.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    Notes
+    -----
+    pyod's convention is the opposite (higher is more abnormal, labels 1 for outliers):
+    ``scores = -detector.decision_function(X)`` and
+    ``labels = (detector.predict(X) == -1).astype(int)``.
+
+    ``fit_predict(X)`` labels the training rows with the held-out threshold, so the flagged
+    fraction of ``X`` is about ``contamination`` but not exactly (the rows the density was
+    fitted on score a little higher than new rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KernelDensity
+    >>> from cdm_estimators.outlier import DensityOutlierDetector
+    >>> X = np.random.RandomState(0).normal(size=(500, 2))
+    >>> det = DensityOutlierDetector(KernelDensity(bandwidth=0.3), random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0], [6.0, 6.0]])
+    array([ 1, -1])
+    """
+
+    def __init__(self, estimator=None, contamination="auto", holdout_fraction=0.2,
+                 random_state=None):
+        self.estimator = estimator
+        self.contamination = contamination
+        self.holdout_fraction = holdout_fraction
+        self.random_state = random_state
+
+    def _check_params(self):
+        _check_contamination(self.contamination)
+        value = self.holdout_fraction
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not 0 < value < 1):
+            raise ValueError(f"holdout_fraction must be a float in (0, 1); got {value!r}.")
+        if self.estimator is not None and not (hasattr(self.estimator, "fit")
+                                               and hasattr(self.estimator, "score_samples")):
+            raise TypeError(f"estimator must have fit and score_samples (a density "
+                            f"estimator); got {type(self.estimator).__name__}.")
+
+    def fit(self, X, y=None):
+        """Hold out part of ``X``, fit the density on the rest and set the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, mostly normal; at least 3 rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=3)
+        n = len(X)
+        n_holdout = min(max(1, int(round(self.holdout_fraction * n))), n - 2)
+        order = check_random_state(self.random_state).permutation(n)
+        fit_rows, holdout_rows = order[n_holdout:], order[:n_holdout]
+        if self.estimator is None:
+            from .estimator import ClassificationDensityEstimator
+
+            estimator = ClassificationDensityEstimator()
+        else:
+            estimator = clone(self.estimator)
+        self.estimator_ = estimator.fit(X[fit_rows])
+        self.holdout_scores_ = np.asarray(self.estimator_.score_samples(X[holdout_rows]),
+                                          dtype=np.float64)
+        self.offset_ = self._threshold(self.contamination)
+        return self
+
+    def _threshold(self, contamination):
+        rate = AUTO_FALSE_POSITIVE_RATE if contamination == "auto" else float(contamination)
+        return float(np.quantile(self.holdout_scores_, rate))
+
+    def set_contamination(self, contamination):
+        """Move the threshold to another ``contamination`` without refitting.
+
+        Parameters
+        ----------
+        contamination : "auto" or float in (0, 0.5]
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        _check_contamination(contamination)
+        self.contamination = contamination
+        self.offset_ = self._threshold(contamination)
+        return self
+
+    def score_samples(self, X):
+        """The density estimator's score of each row: higher is more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers, -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _check_contamination(contamination) -> None:
+    if isinstance(contamination, str):
+        if contamination != "auto":
+            raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5]; got "
+                             f"{contamination!r}.")
+        return
+    if (isinstance(contamination, bool) or not isinstance(contamination, numbers.Real)
+            or not 0 < contamination <= 0.5):
+        raise ValueError(f"contamination must be 'auto' or a float in (0, 0.5]; got "
+                         f"{contamination!r}.")
