@@ -13,7 +13,7 @@ from .image_networks import default_image_network
 from .images import as_flat_images, check_image_shape
 from .net import CDMNet
 from .networks import ResidualMLP, check_quadratic_rank, resolve_quadratic_rank
-from .objective import predict_noise
+from .objective import classifier_logits, predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
 
@@ -458,6 +458,36 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         module = self._ema_module()
         scores = self._score_model_space(Z, lambda z: self._log_density(module, z, t))
         return scores - self._log_jacobian - (self.log_normalizer_ if t == 0 else 0.0)
+
+    def noise_level_proba(self, X):
+        """The classifier's posterior over the noise levels of each row (uniform prior).
+
+        One forward pass: ``softmax(f(x))`` over the ``n_timesteps + 2`` classes (0: clean
+        data, ``n_timesteps + 1``: pure noise). Rows like the training data put their mass
+        on the lowest classes; the expected class is an anomaly score (the idea of DTE's
+        categorical variant, which a CDM gets for free).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows in the units of the training data (noise added in the standardised space,
+            as :meth:`add_noise` does, is what the classes describe).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_timesteps + 2)
+            Each row sums to one.
+        """
+        check_is_fitted(self)
+        Z = self._to_model_space(self._validate_X(X, reset=False))
+        module = self._ema_module()
+        out = np.empty((len(Z), self.schedule_.n_classes), dtype=np.float64)
+        with torch.no_grad():
+            for rows in self._batches(len(Z)):
+                z = torch.as_tensor(Z[rows], device=self.net_.device)
+                logits = classifier_logits(module, z).double()
+                out[rows] = torch.softmax(logits, dim=1).cpu().numpy()
+        return out
 
     def _predict_noise_fn(self, module):
         sigma = torch.as_tensor(self.schedule_.sigma, dtype=torch.float32, device=self.net_.device)

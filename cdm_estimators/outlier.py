@@ -19,10 +19,14 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["AUTO_FALSE_POSITIVE_RATE", "DensityOutlierDetector"]
+__all__ = ["AUTO_FALSE_POSITIVE_RATE", "SCORES", "DensityOutlierDetector"]
+
+#: Values of ``score_type``.
+SCORES = ("log_density", "noise_level", "multiscale")
 
 #: ``contamination="auto"`` sets the threshold so that this fraction of new normal rows is
 #: flagged (the held-out quantile).
@@ -43,6 +47,22 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         held-out scores, so about this fraction of new rows distributed like the training
         data is flagged. ``"auto"`` flags ``AUTO_FALSE_POSITIVE_RATE`` (1 %) of them: a
         false-positive rate, whatever the (unknown) contamination of the training data.
+    score_type : {"log_density", "noise_level", "multiscale"}, default="log_density"
+        What ranks the rows (higher = more normal):
+
+        * ``"log_density"``: the estimator's ``score_samples``, any density estimator;
+        * ``"noise_level"``: minus the expected noise level under a CDM classifier's
+          posterior (:meth:`~cdm_estimators.ClassificationDensityEstimator.noise_level_proba`),
+          divided by ``n_timesteps + 1`` (so in ``[-1, 0]``);
+        * ``"multiscale"``: the CDM's log-density at ``n_scales`` noise levels from clean to
+          nearly pure noise (Theorem 3.2 at ``t > 0``), as a vector whose Gaussian model,
+          fitted on the rows the density was fitted on, gives the score (in the spirit of
+          multiscale score matching for out-of-distribution detection).
+
+        The last two need a :class:`~cdm_estimators.ClassificationDensityEstimator`. The
+        default has not yet been chosen by a benchmark on real anomaly-detection data.
+    n_scales : int, default=8
+        Noise levels of ``score_type="multiscale"``.
     holdout_fraction : float in (0, 1), default=0.2
         Fraction of the training rows held out to set the threshold; the density is fitted
         on the others. At least one row is held out and at least two are fitted.
@@ -53,6 +73,10 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
     ----------
     estimator_ : estimator
         The fitted density (on the rows not held out).
+    timesteps_ : ndarray of int
+        With ``score_type="multiscale"``: the noise levels of the score.
+    scale_model_ : GaussianMixture
+        With ``score_type="multiscale"``: the Gaussian model of the multiscale vectors.
     offset_ : float
         The threshold of ``decision_function``: the ``contamination`` quantile of
         ``holdout_scores_``.
@@ -83,10 +107,12 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
     array([ 1, -1])
     """
 
-    def __init__(self, estimator=None, contamination="auto", holdout_fraction=0.2,
-                 random_state=None):
+    def __init__(self, estimator=None, contamination="auto", score_type="log_density",
+                 n_scales=8, holdout_fraction=0.2, random_state=None):
         self.estimator = estimator
         self.contamination = contamination
+        self.score_type = score_type
+        self.n_scales = n_scales
         self.holdout_fraction = holdout_fraction
         self.random_state = random_state
 
@@ -100,6 +126,16 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
                                                and hasattr(self.estimator, "score_samples")):
             raise TypeError(f"estimator must have fit and score_samples (a density "
                             f"estimator); got {type(self.estimator).__name__}.")
+        if self.score_type not in SCORES:
+            raise ValueError(f"score_type must be one of {SCORES}; got {self.score_type!r}.")
+        if (isinstance(self.n_scales, bool) or not isinstance(self.n_scales, numbers.Integral)
+                or self.n_scales < 2):
+            raise ValueError(f"n_scales must be an int >= 2; got {self.n_scales!r}.")
+        if self.score_type != "log_density" and self.estimator is not None and not hasattr(
+                self.estimator, "noise_level_proba"):
+            raise ValueError(f"score_type={self.score_type!r} needs a "
+                             f"ClassificationDensityEstimator (its noise-level classifier); got "
+                             f"{type(self.estimator).__name__}. Use score_type='log_density'.")
 
     def fit(self, X, y=None):
         """Hold out part of ``X``, fit the density on the rest and set the threshold.
@@ -128,8 +164,13 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             estimator = clone(self.estimator)
         self.estimator_ = estimator.fit(X[fit_rows])
-        self.holdout_scores_ = np.asarray(self.estimator_.score_samples(X[holdout_rows]),
-                                          dtype=np.float64)
+        if self.score_type == "multiscale":
+            self.timesteps_ = np.unique(np.round(np.linspace(
+                0, self.estimator_.schedule_.n_classes - 2, self.n_scales)).astype(int))
+            self.scale_model_ = GaussianMixture(1, covariance_type="full", reg_covar=1e-6,
+                                                random_state=0)
+            self.scale_model_.fit(self._multiscale(X[fit_rows]))
+        self.holdout_scores_ = self._score(X[holdout_rows])
         self.offset_ = self._threshold(self.contamination)
         return self
 
@@ -167,7 +208,21 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._score(X)
+
+    def _score(self, X):
+        if self.score_type == "noise_level":
+            proba = self.estimator_.noise_level_proba(X)
+            levels = np.arange(proba.shape[1])
+            return -(proba @ levels) / (proba.shape[1] - 1)
+        if self.score_type == "multiscale":
+            return self.scale_model_.score_samples(self._multiscale(X))
         return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)
+
+    def _multiscale(self, X):
+        """Log-densities of ``X`` at the noise levels ``timesteps_``, one column each."""
+        return np.column_stack([self.estimator_.score_samples(X, timestep=int(t))
+                                for t in self.timesteps_])
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import tiny
+from conftest import tiny, two_clusters
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
@@ -144,3 +144,50 @@ def test_bad_estimator_and_data_are_refused(normal):
     det = kde_detector().fit(normal[0])
     with pytest.raises(ValueError, match="features"):
         det.predict(np.zeros((3, 5)))
+
+
+# ------------------------------------------------------------------ the CDM's own scores
+@pytest.fixture(scope="module")
+def clusters_detectors():
+    X = two_clusters(1200)
+    return X, {score: DensityOutlierDetector(tiny("CDM", max_epochs=30, n_timesteps=10),
+                                             score_type=score, contamination=0.05,
+                                             random_state=0).fit(X)
+               for score in ("log_density", "noise_level", "multiscale")}
+
+
+def test_noise_level_proba_is_a_posterior(clusters_detectors):
+    X, detectors = clusters_detectors
+    cdm = detectors["noise_level"].estimator_
+    proba = cdm.noise_level_proba(X[:50])
+    assert proba.shape == (50, 12)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-10)
+    # Clean rows are placed lower on the noise scale than rows noised to the middle level.
+    levels = np.arange(12)
+    noisy = cdm.add_noise(X[:200], 6, random_state=0)
+    assert (cdm.noise_level_proba(X[:200]) @ levels).mean() < (
+        cdm.noise_level_proba(noisy) @ levels).mean()
+
+
+@pytest.mark.parametrize("score", ["log_density", "noise_level", "multiscale"])
+def test_each_score_ranks_far_rows_below_normal_ones(clusters_detectors, score):
+    X, detectors = clusters_detectors
+    det = detectors[score]
+    normal = det.score_samples(two_clusters(300, seed=1))
+    far = det.score_samples(np.array([[0.0, 0.0], [6.0, -6.0], [0.0, 5.0]]))
+    assert far.max() < np.quantile(normal, 0.05)
+    np.testing.assert_allclose(det.decision_function(X[:5]), det.score_samples(X[:5])
+                               - det.offset_)
+    if score == "noise_level":
+        assert np.all((normal <= 0) & (normal >= -1))
+    if score == "multiscale":
+        assert det.timesteps_[0] == 0 and len(det.timesteps_) == 8
+
+
+def test_noise_level_scores_need_a_cdm(normal):
+    with pytest.raises(ValueError, match="score_type='noise_level' needs a"):
+        kde_detector(score_type="noise_level").fit(normal[0])
+    with pytest.raises(ValueError, match="score_type must be one of"):
+        kde_detector(score_type="energy").fit(normal[0])
+    with pytest.raises(ValueError, match="n_scales"):
+        DensityOutlierDetector(score_type="multiscale", n_scales=1).fit(normal[0])
