@@ -92,27 +92,27 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     #: them (nor the number of outputs, :meth:`_n_outputs`).
     _network_params = ("module", "hidden_width", "n_blocks", "standardize")
     #: Parameters (of ``batch_size``, ``hidden_width``, ``n_blocks``, ``lr``) that may be
-    #: ``"auto"``, resolved by :meth:`_auto_size`.
-    _auto_size_params: tuple[str, ...] = ()
+    #: ``"auto"``, resolved by :meth:`_auto_value`.
+    _auto_params: tuple[str, ...] = ()
 
     # ----------------------------------------------------------- hooks for subclasses
     def _check_model_params(self):
         """Check the subclass's own parameters."""
 
-    def _auto_size(self, name: str) -> float:
+    def _auto_value(self, name: str) -> float:
         """The value that ``"auto"`` gives the parameter ``name`` (one of
-        ``_auto_size_params``)."""
+        ``_auto_params``)."""
         raise NotImplementedError
 
     def _size(self, name: str) -> int:
         """The size parameter ``name`` (``batch_size``, ``hidden_width``, ``n_blocks``) with
         ``"auto"`` resolved."""
         value = getattr(self, name)
-        return self._auto_size(name) if isinstance(value, str) else int(value)
+        return self._auto_value(name) if isinstance(value, str) else int(value)
 
     def _learning_rate(self) -> float:
         """``lr`` with ``"auto"`` resolved."""
-        return float(self._auto_size("lr") if isinstance(self.lr, str) else self.lr)
+        return float(self._auto_value("lr") if isinstance(self.lr, str) else self.lr)
 
     def _prepare_fit(self, X):
         """Set fitted attributes the network needs (called after standardisation)."""
@@ -137,10 +137,10 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             check_number("max_epochs", self.max_epochs, 1, integer=True)
         for name, low in (("batch_size", 1), ("hidden_width", 1), ("n_blocks", 0)):
             value = getattr(self, name)
-            if not (name in self._auto_size_params and isinstance(value, str)
+            if not (name in self._auto_params and isinstance(value, str)
                     and value == "auto"):
                 check_number(name, value, low, integer=True)
-        if not ("lr" in self._auto_size_params and isinstance(self.lr, str)
+        if not ("lr" in self._auto_params and isinstance(self.lr, str)
                 and self.lr == "auto"):
             check_number("lr", self.lr, 0, low_open=True)
         check_number("warmup_fraction", self.warmup_fraction, 0, 1)

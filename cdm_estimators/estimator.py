@@ -13,7 +13,7 @@ from .image_networks import default_image_network
 from .images import as_flat_images, check_image_shape
 from .net import CDMNet
 from .networks import ResidualMLP, check_quadratic_rank, resolve_quadratic_rank
-from .objective import classifier_logits, predict_noise
+from .objective import classifier_logits, log_std_normal, predict_noise
 from .samplers import SAMPLERS, run_sampler, sample_steps
 from .schedules import make_schedule
 
@@ -300,7 +300,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
     _auto_steps = AUTO_STEPS
     _network_params = NeuralDensityEstimator._network_params + (
         "quadratic_rank", "image_shape", "network", "network_params")
-    _auto_size_params = ("batch_size", "hidden_width", "n_blocks", "lr")
+    _auto_params = ("batch_size", "hidden_width", "n_blocks", "lr")
     _net_class = CDMNet
     _fit_label = "CDM fit"
     _outputs_doc = "n_timesteps + 2 raw outputs"
@@ -331,7 +331,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
             return self.network
         return "mlp" if self.image_shape is None else IMAGE_DEFAULTS["network"]
 
-    def _auto_size(self, name):
+    def _auto_value(self, name):
         if self._network_kind == "mlp":
             return {"batch_size": 512, "hidden_width": 128, "n_blocks": 3, "lr": 1e-3}[name]
         return IMAGE_DEFAULTS[name]
@@ -478,16 +478,42 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         proba : ndarray of shape (n_samples, n_timesteps + 2)
             Each row sums to one.
         """
+        return self._per_level(X, lambda logits, z: torch.softmax(logits, dim=1))
+
+    def score_samples_by_level(self, X, timesteps):
+        """``score_samples(X, timestep=t)`` for several ``t`` at once, from one forward pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        timesteps : sequence of int
+            Class indices between 0 and ``n_timesteps + 1``.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples, len(timesteps))
+            Column ``j`` equals ``score_samples(X, timestep=timesteps[j])``.
+        """
+        check_is_fitted(self)
+        levels = [self._check_timestep(t) for t in timesteps]
+        offsets = np.array([self._log_jacobian + (self.log_normalizer_ if t == 0 else 0.0)
+                            for t in levels])
+        columns = torch.as_tensor(levels)
+        return self._per_level(X, lambda logits, z: (
+            logits[:, columns] - logits[:, -1:] + log_std_normal(z.double())[:, None])) - offsets
+
+    def _per_level(self, X, from_logits):
+        """``from_logits(logits, z)`` (a tensor with one row per row of ``X``) over ``X`` in
+        inference batches: one forward pass of the EMA classifier, no gradient."""
         check_is_fitted(self)
         Z = self._to_model_space(self._validate_X(X, reset=False))
         module = self._ema_module()
-        out = np.empty((len(Z), self.schedule_.n_classes), dtype=np.float64)
+        parts = []
         with torch.no_grad():
             for rows in self._batches(len(Z)):
                 z = torch.as_tensor(Z[rows], device=self.net_.device)
-                logits = classifier_logits(module, z).double()
-                out[rows] = torch.softmax(logits, dim=1).cpu().numpy()
-        return out
+                parts.append(from_logits(classifier_logits(module, z).double(), z).cpu().numpy())
+        return np.concatenate(parts) if parts else np.empty((0, 0))
 
     def _predict_noise_fn(self, module):
         sigma = torch.as_tensor(self.schedule_.sigma, dtype=torch.float32, device=self.net_.device)

@@ -71,14 +71,6 @@ class _Attention(nn.Module):
         return x + self.out(torch.einsum("nqk,nck->ncq", weights, v).reshape(n, c, h, w))
 
 
-class _Level(nn.Module):
-    """Residual blocks (each followed by attention where asked) at one resolution."""
-
-    def __init__(self, blocks: Sequence[nn.Module]) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(blocks)
-
-
 class _ImageClassifier(nn.Module):
     """What both classifiers share: the argument checks, the encoder and the pooled head."""
 
@@ -97,7 +89,7 @@ class _ImageClassifier(nn.Module):
         super().__init__()
         self.image_shape = check_image_shape(image_shape)
         channels, height, width = self.image_shape
-        mults = tuple(int(m) for m in check_channel_mults(channel_mults))
+        mults = self.channel_mults = tuple(int(m) for m in check_channel_mults(channel_mults))
         self.groups = int(norm_groups)
         self.attention_resolutions = tuple(int(r) for r in attention_resolutions)
         self.conv_in = nn.Conv2d(channels, base_channels, 3, padding=1)
@@ -112,7 +104,7 @@ class _ImageClassifier(nn.Module):
                 blocks.append(self._block(c, base_channels * mult, resolution, dropout))
                 c = base_channels * mult
                 self.skip_channels.append(c)
-            self.down.append(_Level(blocks))
+            self.down.append(nn.ModuleList(blocks))
             if level < len(mults) - 1:
                 self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
                 self.skip_channels.append(c)
@@ -154,7 +146,7 @@ class _ImageClassifier(nn.Module):
         h = self.conv_in(self._as_images(x))
         skips = [h]
         for level, blocks in enumerate(self.down):
-            for block in blocks.blocks:
+            for block in blocks:
                 h = block(h)
                 skips.append(h)
             if level < len(self.downsample):
@@ -234,7 +226,7 @@ class UNetClassifier(_ImageClassifier):
     ) -> None:
         super().__init__(image_shape, n_outputs, base_channels, channel_mults, n_res_blocks,
                          attention_resolutions, dropout, norm_groups, quadratic_rank)
-        mults = check_channel_mults(channel_mults)
+        mults = self.channel_mults
         skips = list(self.skip_channels)
         c = self.bottom_channels
         resolution = self.bottom_resolution
@@ -247,7 +239,7 @@ class UNetClassifier(_ImageClassifier):
                 out = base_channels * mults[level]
                 blocks.append(self._block(c + skips.pop(), out, resolution, dropout))
                 c = out
-            self.up.append(_Level(blocks))
+            self.up.append(nn.ModuleList(blocks))
             if level > 0:
                 self.upsample.append(_Upsample(c, sizes[level - 1]))
                 resolution = min(sizes[level - 1])
@@ -257,7 +249,7 @@ class UNetClassifier(_ImageClassifier):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, skips = self._encode(x)
         for level, blocks in enumerate(self.up):
-            for block in blocks.blocks:
+            for block in blocks:
                 h = block(torch.cat([h, skips.pop()], dim=1))
             if level < len(self.upsample):
                 h = self.upsample[level](h)

@@ -23,6 +23,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .estimator import ClassificationDensityEstimator
+
 __all__ = ["AUTO_FALSE_POSITIVE_RATE", "SCORES", "DensityOutlierDetector"]
 
 #: Values of ``score_type``.
@@ -132,7 +134,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
                 or self.n_scales < 2):
             raise ValueError(f"n_scales must be an int >= 2; got {self.n_scales!r}.")
         if self.score_type != "log_density" and self.estimator is not None and not hasattr(
-                self.estimator, "noise_level_proba"):
+                self.estimator, "score_samples_by_level"):
             raise ValueError(f"score_type={self.score_type!r} needs a "
                              f"ClassificationDensityEstimator (its noise-level classifier); got "
                              f"{type(self.estimator).__name__}. Use score_type='log_density'.")
@@ -157,12 +159,8 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         n_holdout = min(max(1, int(round(self.holdout_fraction * n))), n - 2)
         order = check_random_state(self.random_state).permutation(n)
         fit_rows, holdout_rows = order[n_holdout:], order[:n_holdout]
-        if self.estimator is None:
-            from .estimator import ClassificationDensityEstimator
-
-            estimator = ClassificationDensityEstimator()
-        else:
-            estimator = clone(self.estimator)
+        estimator = (ClassificationDensityEstimator() if self.estimator is None
+                     else clone(self.estimator))
         self.estimator_ = estimator.fit(X[fit_rows])
         if self.score_type == "multiscale":
             self.timesteps_ = np.unique(np.round(np.linspace(
@@ -221,8 +219,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _multiscale(self, X):
         """Log-densities of ``X`` at the noise levels ``timesteps_``, one column each."""
-        return np.column_stack([self.estimator_.score_samples(X, timestep=int(t))
-                                for t in self.timesteps_])
+        return self.estimator_.score_samples_by_level(X, self.timesteps_)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
