@@ -172,8 +172,9 @@ def provenance_markdown(record: dict) -> str:
     ]
     for name, params in record["estimators"].items():
         inner = params.get("estimator")
-        shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "estimator")
-        if inner:
+        shown = ", ".join(f"{k}={v}" for k, v in params.items()
+                          if k != "estimator" or not isinstance(v, dict))
+        if isinstance(inner, dict):
             shown += "; estimator: " + ", ".join(f"{k}={v}" for k, v in inner.items())
         lines.append(f"* {name} parameters (`get_params()`): {shown}")
     return "\n".join(lines)

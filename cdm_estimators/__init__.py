@@ -4,11 +4,12 @@ from .baselines import NoiseContrastiveEstimator, TelescopingDensityRatioEstimat
 from .estimator import ClassificationDensityEstimator
 from .networks import ResidualMLP
 from .normalizer import LogNormalizerEstimate, estimate_log_normalizer
-from .outlier import DensityOutlierDetector
+from .outlier import CDMOutlierDetector, DensityOutlierDetector
 from .schedules import NoiseSchedule, make_schedule
 
 __all__ = [
     "ClassificationDensityEstimator",
+    "CDMOutlierDetector",
     "DensityOutlierDetector",
     "LogNormalizerEstimate",
     "NoiseContrastiveEstimator",

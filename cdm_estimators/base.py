@@ -205,7 +205,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
     def _n_epochs(self, n_train, batch_size):
         if self.max_epochs != "auto":
             return int(self.max_epochs)
-        return max(1, math.ceil(self._auto_step_count() / math.ceil(n_train / batch_size)))
+        steps = getattr(self, "_step_budget", None) or self._auto_step_count()
+        return max(1, math.ceil(steps / math.ceil(n_train / batch_size)))
 
     def _auto_step_count(self) -> int:
         """Optimiser steps that ``max_epochs="auto"`` aims for."""

@@ -19,13 +19,14 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
-from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .base import NeuralDensityEstimator
 from .estimator import ClassificationDensityEstimator
 
-__all__ = ["AUTO_FALSE_POSITIVE_RATE", "SCORES", "DensityOutlierDetector"]
+__all__ = ["AUTO_FALSE_POSITIVE_RATE", "DETECTOR_STEPS", "SCORES", "CDMOutlierDetector",
+           "DensityOutlierDetector"]
 
 #: Values of ``score_type``.
 SCORES = ("log_density", "noise_level", "multiscale")
@@ -33,6 +34,10 @@ SCORES = ("log_density", "noise_level", "multiscale")
 #: ``contamination="auto"`` sets the threshold so that this fraction of new normal rows is
 #: flagged (the held-out quantile).
 AUTO_FALSE_POSITIVE_RATE = 0.01
+
+#: Optimiser steps of :class:`CDMOutlierDetector`'s default training budget (a tenth of the
+#: density estimator's): about 50 s for 10,000 rows of 100 features on a 2-core CPU.
+DETECTOR_STEPS = 1000
 
 
 class DensityOutlierDetector(OutlierMixin, BaseEstimator):
@@ -42,8 +47,9 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
     ----------
     estimator : estimator with ``fit`` and ``score_samples``, or None, default=None
         The density estimator, cloned at ``fit``. ``None`` uses
-        :class:`~cdm_estimators.ClassificationDensityEstimator` with its defaults. Its
-        ``score_samples`` is the detector's score: higher means more normal.
+        :class:`~cdm_estimators.ClassificationDensityEstimator` with its defaults (and this
+        detector's ``random_state``). Its ``score_samples`` is the detector's score with
+        ``score_type="log_density"``: higher means more normal.
     contamination : "auto" or float in (0, 0.5], default="auto"
         Fraction of outliers the threshold is set for: ``offset_`` is that quantile of the
         held-out scores, so about this fraction of new rows distributed like the training
@@ -55,21 +61,31 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         * ``"log_density"``: the estimator's ``score_samples``, any density estimator;
         * ``"noise_level"``: minus the expected noise level under a CDM classifier's
           posterior (:meth:`~cdm_estimators.ClassificationDensityEstimator.noise_level_proba`),
-          divided by ``n_timesteps + 1`` (so in ``[-1, 0]``);
-        * ``"multiscale"``: the CDM's log-density at ``n_scales`` noise levels from clean to
-          nearly pure noise (Theorem 3.2 at ``t > 0``), as a vector whose Gaussian model,
-          fitted on the rows the density was fitted on, gives the score (in the spirit of
-          multiscale score matching for out-of-distribution detection).
+          divided by ``n_timesteps + 1`` (so in ``[-1, 0]``): the categorical diffusion-time
+          estimate of DTE (Livernoche et al., ICLR 2024), which a CDM has for free;
+        * ``"multiscale"``: the CDM's log-density of the row at ``n_scales`` noise levels
+          from clean to pure noise (Theorem 3.2 at ``t > 0``: the data density smoothed by
+          the noise of level ``t``), each standardised by the mean and standard deviation
+          of the held-out rows' values at that level; the score is the smallest of them,
+          the level at which the row looks most abnormal. Sharp levels catch rows off a
+          thin structure, smooth ones rows far from everything, and neither is fooled by
+          a density that memorised small data at ``t = 0``.
 
-        The last two need a :class:`~cdm_estimators.ClassificationDensityEstimator`. The
-        default has not yet been chosen by a benchmark on real anomaly-detection data.
+        The last two need a :class:`~cdm_estimators.ClassificationDensityEstimator`.
+        :class:`CDMOutlierDetector` uses ``"multiscale"``, the best of the three on
+        ADBench's tables (user guide, "Outliers").
     n_scales : int, default=8
-        Noise levels of ``score_type="multiscale"``.
+        Noise levels of ``score_type="multiscale"``, equally spaced over the schedule.
+    training_steps : int or None, default=None
+        Optimiser steps of a neural density estimator (ours) whose ``max_epochs`` is
+        ``"auto"``, in place of its own budget; ``None`` keeps it. Other estimators and an
+        explicit ``max_epochs`` are left alone.
     holdout_fraction : float in (0, 1), default=0.2
-        Fraction of the training rows held out to set the threshold; the density is fitted
-        on the others. At least one row is held out and at least two are fitted.
+        Fraction of the training rows held out to set the threshold (and, with
+        ``"multiscale"``, to standardise the levels); the density is fitted on the others.
+        At least one row is held out and at least two are fitted.
     random_state : int, RandomState instance or None, default=None
-        Seed of the hold-out split.
+        Seed of the hold-out split, and of the default estimator when ``estimator`` is None.
 
     Attributes
     ----------
@@ -77,8 +93,9 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         The fitted density (on the rows not held out).
     timesteps_ : ndarray of int
         With ``score_type="multiscale"``: the noise levels of the score.
-    scale_model_ : GaussianMixture
-        With ``score_type="multiscale"``: the Gaussian model of the multiscale vectors.
+    level_mean_, level_scale_ : ndarray of shape (len(timesteps_),)
+        With ``score_type="multiscale"``: mean and standard deviation of the held-out rows'
+        log-densities at each level.
     offset_ : float
         The threshold of ``decision_function``: the ``contamination`` quantile of
         ``holdout_scores_``.
@@ -110,11 +127,12 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
     """
 
     def __init__(self, estimator=None, contamination="auto", score_type="log_density",
-                 n_scales=8, holdout_fraction=0.2, random_state=None):
+                 n_scales=8, training_steps=None, holdout_fraction=0.2, random_state=None):
         self.estimator = estimator
         self.contamination = contamination
         self.score_type = score_type
         self.n_scales = n_scales
+        self.training_steps = training_steps
         self.holdout_fraction = holdout_fraction
         self.random_state = random_state
 
@@ -133,11 +151,30 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         if (isinstance(self.n_scales, bool) or not isinstance(self.n_scales, numbers.Integral)
                 or self.n_scales < 2):
             raise ValueError(f"n_scales must be an int >= 2; got {self.n_scales!r}.")
+        steps = self.training_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(
+                steps, numbers.Integral) or steps < 1):
+            raise ValueError(f"training_steps must be a positive int or None; got {steps!r}.")
         if self.score_type != "log_density" and self.estimator is not None and not hasattr(
                 self.estimator, "score_samples_by_level"):
             raise ValueError(f"score_type={self.score_type!r} needs a "
                              f"ClassificationDensityEstimator (its noise-level classifier); got "
                              f"{type(self.estimator).__name__}. Use score_type='log_density'.")
+
+    def _make_estimator(self, random_state):
+        """A fresh density estimator with this detector's training budget."""
+        if self.estimator is None:
+            estimator = self._default_estimator(random_state.randint(np.iinfo(np.int32).max))
+        else:
+            estimator = clone(self.estimator)
+        if (self.training_steps is not None and isinstance(estimator, NeuralDensityEstimator)
+                and estimator.max_epochs == "auto"):
+            # Read by NeuralDensityEstimator._n_epochs; lives on this clone only.
+            estimator._step_budget = int(self.training_steps)
+        return estimator
+
+    def _default_estimator(self, seed):
+        return ClassificationDensityEstimator(random_state=seed)
 
     def fit(self, X, y=None):
         """Hold out part of ``X``, fit the density on the rest and set the threshold.
@@ -157,17 +194,18 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=3)
         n = len(X)
         n_holdout = min(max(1, int(round(self.holdout_fraction * n))), n - 2)
-        order = check_random_state(self.random_state).permutation(n)
+        random_state = check_random_state(self.random_state)
+        order = random_state.permutation(n)
         fit_rows, holdout_rows = order[n_holdout:], order[:n_holdout]
-        estimator = (ClassificationDensityEstimator() if self.estimator is None
-                     else clone(self.estimator))
-        self.estimator_ = estimator.fit(X[fit_rows])
+        self.estimator_ = self._make_estimator(random_state).fit(X[fit_rows])
         if self.score_type == "multiscale":
             self.timesteps_ = np.unique(np.round(np.linspace(
                 0, self.estimator_.schedule_.n_classes - 2, self.n_scales)).astype(int))
-            self.scale_model_ = GaussianMixture(1, covariance_type="full", reg_covar=1e-6,
-                                                random_state=0)
-            self.scale_model_.fit(self._multiscale(X[fit_rows]))
+            levels = self._multiscale(X[holdout_rows])
+            self.level_mean_ = levels.mean(axis=0)
+            # One held-out row (tiny data) has no spread: fall back to unit scales.
+            spread = levels.std(axis=0) if len(levels) > 1 else np.ones(levels.shape[1])
+            self.level_scale_ = np.where(spread > 0, spread, 1.0)
         self.holdout_scores_ = self._score(X[holdout_rows])
         self.offset_ = self._threshold(self.contamination)
         return self
@@ -194,7 +232,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         return self
 
     def score_samples(self, X):
-        """The density estimator's score of each row: higher is more normal.
+        """The detector's score of each row (``score_type``): higher is more normal.
 
         Parameters
         ----------
@@ -214,7 +252,8 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
             levels = np.arange(proba.shape[1])
             return -(proba @ levels) / (proba.shape[1] - 1)
         if self.score_type == "multiscale":
-            return self.scale_model_.score_samples(self._multiscale(X))
+            standardised = (self._multiscale(X) - self.level_mean_) / self.level_scale_
+            return standardised.min(axis=1)
         return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)
 
     def _multiscale(self, X):
@@ -252,6 +291,79 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+class CDMOutlierDetector(DensityOutlierDetector):
+    """A fast CDM anomaly detector: the multi-scale score of a briefly trained CDM.
+
+    :class:`DensityOutlierDetector` with the defaults measured on ADBench's tables: a
+    :class:`~cdm_estimators.ClassificationDensityEstimator` trained for ``DETECTOR_STEPS``
+    (1,000) optimiser steps, without early stopping or normalisation (a constant does not
+    change a ranking), scored by ``score_type="multiscale"``. Fitting 10,000 rows of 100
+    features takes about a minute on a 2-core CPU.
+
+    Parameters
+    ----------
+    estimator : ClassificationDensityEstimator or None, default=None
+        The CDM, cloned at ``fit``: pass one to choose its schedule, network, device...
+        (its ``max_epochs="auto"`` then gets ``training_steps`` steps). ``None``:
+        ``ClassificationDensityEstimator(early_stopping=False, normalize=False)`` seeded
+        from ``random_state``.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        As in :class:`DensityOutlierDetector`.
+    score_type : {"multiscale", "log_density", "noise_level"}, default="multiscale"
+        As in :class:`DensityOutlierDetector`.
+    n_scales : int, default=8
+        As in :class:`DensityOutlierDetector`.
+    training_steps : int or None, default=DETECTOR_STEPS
+        Optimiser steps of the CDM (when its ``max_epochs`` is ``"auto"``); ``None`` keeps
+        the density estimator's own budget (12,000 steps, with early stopping).
+    holdout_fraction : float in (0, 1), default=0.2
+        As in :class:`DensityOutlierDetector`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the hold-out split and the default CDM: the same value gives the same fit and
+        scores on the same device.
+
+    Attributes
+    ----------
+    estimator_, timesteps_, level_mean_, level_scale_, offset_, holdout_scores_, n_features_in_
+        As in :class:`DensityOutlierDetector`.
+
+    Notes
+    -----
+    Scores: higher is more normal (scikit-learn's convention). pyod's is the opposite:
+    ``scores = -detector.decision_function(X)``,
+    ``labels = (detector.predict(X) == -1).astype(int)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cdm_estimators import CDMOutlierDetector
+    >>> X = np.random.RandomState(0).normal(size=(500, 3))
+    >>> det = CDMOutlierDetector(training_steps=200, random_state=0).fit(X)
+    >>> det.predict([[0.0, 0.0, 0.0], [8.0, 8.0, 8.0]])
+    array([ 1, -1])
+    """
+
+    def __init__(self, estimator=None, contamination="auto", score_type="multiscale",
+                 n_scales=8, training_steps=DETECTOR_STEPS, holdout_fraction=0.2,
+                 random_state=None):
+        super().__init__(estimator=estimator, contamination=contamination,
+                         score_type=score_type, n_scales=n_scales,
+                         training_steps=training_steps, holdout_fraction=holdout_fraction,
+                         random_state=random_state)
+
+    def _check_params(self):
+        super()._check_params()
+        if self.estimator is not None and not isinstance(self.estimator,
+                                                         ClassificationDensityEstimator):
+            raise TypeError(f"estimator must be a ClassificationDensityEstimator or None; got "
+                            f"{type(self.estimator).__name__}. For other density estimators "
+                            f"use DensityOutlierDetector.")
+
+    def _default_estimator(self, seed):
+        return ClassificationDensityEstimator(early_stopping=False, normalize=False,
+                                              random_state=seed)
 
 
 def _check_contamination(contamination) -> None:
