@@ -354,12 +354,12 @@ class CDMOutlierDetector(DensityOutlierDetector):
                          random_state=random_state)
 
     def _check_params(self):
-        super()._check_params()
         if self.estimator is not None and not isinstance(self.estimator,
                                                          ClassificationDensityEstimator):
             raise TypeError(f"estimator must be a ClassificationDensityEstimator or None; got "
                             f"{type(self.estimator).__name__}. For other density estimators "
                             f"use DensityOutlierDetector.")
+        super()._check_params()
 
     def _default_estimator(self, seed):
         return ClassificationDensityEstimator(early_stopping=False, normalize=False,

@@ -1,4 +1,5 @@
-"""DensityOutlierDetector: scikit-learn's outlier API over any density estimator."""
+"""DensityOutlierDetector (scikit-learn's outlier API over any density estimator) and
+CDMOutlierDetector (its fast CDM defaults)."""
 
 import pickle
 
@@ -11,7 +12,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cdm_estimators.outlier import AUTO_FALSE_POSITIVE_RATE, DensityOutlierDetector
+from cdm_estimators import ClassificationDensityEstimator
+from cdm_estimators.outlier import (
+    AUTO_FALSE_POSITIVE_RATE,
+    DETECTOR_STEPS,
+    CDMOutlierDetector,
+    DensityOutlierDetector,
+)
 
 #: The threshold comes from held-out rows by design, so ``fit_predict`` on the training data
 #: flags about, not exactly, ``contamination`` of them: scikit-learn's two outlier checks
@@ -25,7 +32,8 @@ HELD_OUT_THRESHOLD = {"check_outliers_fit_predict": _WHY, "check_outliers_train"
 
 @parametrize_with_checks(
     [DensityOutlierDetector(KernelDensity(bandwidth=0.5), random_state=0),
-     DensityOutlierDetector(tiny("CDM", max_epochs=2), random_state=0)],
+     DensityOutlierDetector(tiny("CDM", max_epochs=2), random_state=0),
+     CDMOutlierDetector(tiny("CDM", max_epochs="auto"), training_steps=4, random_state=0)],
     expected_failed_checks=lambda est: HELD_OUT_THRESHOLD,
 )
 def test_sklearn_compatible(estimator, check):
@@ -205,3 +213,80 @@ def test_levels_in_one_pass_equal_score_samples_per_level(clusters_detectors):
                                    rtol=1e-10, atol=1e-10)
     with pytest.raises(ValueError, match="timestep"):
         cdm.score_samples_by_level(X[:3], [12])
+
+
+# ------------------------------------------------------------------ budget and defaults
+def optimiser_steps(estimator):
+    return sum("train_loss" in batch for epoch in estimator.net_.history
+               for batch in epoch["batches"])
+
+
+@pytest.mark.parametrize("name", ["CDM", "TRE"])
+def test_training_steps_is_the_budget_of_an_auto_neural_estimator(name):
+    X = two_clusters(500)  # 400 fitted rows, batches of 64: 7 steps per epoch
+    det = DensityOutlierDetector(tiny(name, max_epochs="auto"), training_steps=30,
+                                 random_state=0).fit(X)
+    assert 30 <= optimiser_steps(det.estimator_) < 30 + 7
+    explicit = DensityOutlierDetector(tiny(name, max_epochs=2), training_steps=30,
+                                      random_state=0).fit(X)
+    assert len(explicit.estimator_.net_.history) == 2
+    # The budget lives on the detector's clone only.
+    assert not hasattr(det.estimator, "_step_budget")
+
+
+def test_cdm_detector_defaults():
+    det = CDMOutlierDetector()
+    params = det.get_params()
+    assert params["score_type"] == "multiscale" and params["training_steps"] == DETECTOR_STEPS
+    assert params["estimator"] is None and params["contamination"] == "auto"
+    cdm = det._default_estimator(0)
+    assert isinstance(cdm, ClassificationDensityEstimator)
+    assert cdm.early_stopping is False and cdm.normalize is False
+
+
+def test_cdm_detector_default_fit_is_seeded_by_random_state():
+    X, X_new = two_clusters(400), two_clusters(100, seed=1)
+    a = CDMOutlierDetector(training_steps=15, random_state=3).fit(X)
+    b = CDMOutlierDetector(training_steps=15, random_state=3).fit(X)
+    c = CDMOutlierDetector(training_steps=15, random_state=4).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X_new), b.score_samples(X_new))
+    assert a.offset_ == b.offset_
+    assert not np.allclose(a.score_samples(X_new), c.score_samples(X_new))
+    assert optimiser_steps(a.estimator_) == 15  # 320 fitted rows: one batch per epoch
+
+
+def test_cdm_detector_flags_far_rows_and_keeps_the_api():
+    X = two_clusters(1000)
+    det = CDMOutlierDetector(training_steps=150, contamination=0.05, random_state=0).fit(X)
+    far = np.array([[0.0, 0.0], [6.0, -6.0], [0.0, 5.0]])
+    np.testing.assert_array_equal(det.predict(far), [-1, -1, -1])
+    new = two_clusters(1000, seed=2)
+    assert np.mean(det.predict(new) == -1) == pytest.approx(0.05, abs=0.03)
+    pyod_labels = (det.predict(new) == -1).astype(int)
+    np.testing.assert_array_equal(pyod_labels, (-det.decision_function(new) > 0).astype(int))
+
+
+def test_cdm_detector_takes_only_a_cdm(normal):
+    with pytest.raises(TypeError, match="DensityOutlierDetector"):
+        CDMOutlierDetector(KernelDensity()).fit(normal[0])
+    with pytest.raises(ValueError, match="training_steps"):
+        CDMOutlierDetector(training_steps=0).fit(normal[0])
+    with pytest.raises(ValueError, match="training_steps"):
+        DensityOutlierDetector(KernelDensity(), training_steps=2.5).fit(normal[0])
+
+
+def test_multiscale_is_the_smallest_standardised_level(clusters_detectors):
+    X, detectors = clusters_detectors
+    det = detectors["multiscale"]
+    cdm = det.estimator_
+    rows = two_clusters(50, seed=3)
+    levels = np.column_stack([cdm.score_samples(rows, timestep=t) for t in det.timesteps_])
+    expected = ((levels - det.level_mean_) / det.level_scale_).min(axis=1)
+    np.testing.assert_allclose(det.score_samples(rows), expected, rtol=1e-10, atol=1e-10)
+    # The levels are standardised on the held-out rows (the first 20 % of the detector's
+    # permutation), whose scores also set the threshold.
+    held_out = X[np.random.RandomState(0).permutation(len(X))[:round(0.2 * len(X))]]
+    at_levels = cdm.score_samples_by_level(held_out, det.timesteps_)
+    np.testing.assert_allclose(det.level_mean_, at_levels.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(det.level_scale_, at_levels.std(0), rtol=1e-10)
+    np.testing.assert_allclose(det.holdout_scores_, det.score_samples(held_out), rtol=1e-10)
