@@ -290,3 +290,20 @@ def test_multiscale_is_the_smallest_standardised_level(clusters_detectors):
     np.testing.assert_allclose(det.level_mean_, at_levels.mean(0), rtol=1e-10)
     np.testing.assert_allclose(det.level_scale_, at_levels.std(0), rtol=1e-10)
     np.testing.assert_allclose(det.holdout_scores_, det.score_samples(held_out), rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_anomaly_example_runs(tmp_path):
+    """examples/anomaly.py end to end with a short budget: table, thresholds, ROC figure."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib")
+    script = Path(__file__).resolve().parent.parent / "examples" / "anomaly.py"
+    done = subprocess.run([sys.executable, str(script), "--training-steps", "50", "--output",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("CDM detector", "IsolationForest", "KNN (k=5)", "contamination=0.2"):
+        assert name in done.stdout
+    assert (tmp_path / "anomaly_roc.png").read_bytes()[:4] == b"\x89PNG"
