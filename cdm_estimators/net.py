@@ -262,8 +262,21 @@ class DensityNet(NeuralNet):
             self.ema_module_.update_parameters(self.module_)
 
     # -- pickling -------------------------------------------------------------------------
+    #: Attributes that hold tensors of the fitted module besides skorch's own cuda-dependent
+    #: ones: the ``module`` argument (an instance is the very object ``module_`` trained) and
+    #: the callbacks (the learning-rate scheduler holds the optimiser). They travel with
+    #: skorch's cuda-dependent attributes, so that a net fitted on a GPU loads on a machine
+    #: without one (skorch maps them to the CPU with a ``DeviceWarning``).
+    _device_bound = ("module", "callbacks")
+
     def __getstate__(self):
-        state = super().__getstate__()
+        own = self.cuda_dependent_attributes_
+        self.cuda_dependent_attributes_ = own + [a for a in self._device_bound if a not in own]
+        try:
+            state = super().__getstate__()
+        finally:
+            self.cuda_dependent_attributes_ = own
+        state["cuda_dependent_attributes_"] = own
         # Generators are device-bound; they are recreated (freshly seeded) on load.
         state.pop("noise_generator_", None)
         state.pop("valid_generator_", None)

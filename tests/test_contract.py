@@ -1,6 +1,7 @@
 """One contract for every estimator of the library (CDM, TRE, NCE): the scikit-learn API as a
 user meets it, persistence, seeds, sampling and bad input."""
 
+import io
 import pickle
 
 import joblib
@@ -332,6 +333,27 @@ def test_bad_sample_arguments(fitted_any):
         fitted_any.sample(3, n_steps=0)
 
 
+def test_pickle_keeps_every_tensor_in_skorchs_device_mapped_part(fitted_any):
+    """skorch unpickles its cuda-dependent attributes with a map_location (a GPU fit loads on
+    a CPU-only machine); a tensor pickled anywhere else would need CUDA to load. Measured on
+    an H100 before the fix: the module argument and the callbacks (the LR scheduler holds the
+    optimiser) carried the weights outside that part."""
+    tensors = []
+
+    class Finder(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, torch.Tensor):
+                tensors.append(tuple(obj.shape))
+            return NotImplemented
+
+    state = fitted_any.net_.__getstate__()
+    state.pop("__cuda_dependent_attributes__")
+    state.pop("iterator_train__generator")  # the shuffling generator: always on the CPU
+    Finder(io.BytesIO()).dump(state)
+    assert tensors == []
+    assert "callbacks" not in fitted_any.net_.cuda_dependent_attributes_  # not mutated
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fit_loads_on_cpu(name, blobs, monkeypatch):
     est = tiny(name, device="cuda").fit(blobs)
@@ -339,7 +361,7 @@ def test_cuda_fit_loads_on_cpu(name, blobs, monkeypatch):
     scores = est.score_samples(blobs)
     state = pickle.dumps(est)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(Warning, match="CUDA"):
+    with pytest.warns(Warning, match="requested device"):  # skorch's DeviceWarning
         loaded = pickle.loads(state)
     assert loaded.net_.device == "cpu"
     assert not next(loaded.net_.ema_module_.parameters()).is_cuda
