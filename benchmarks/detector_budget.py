@@ -70,6 +70,8 @@ def main():
     args = parser.parse_args()
 
     paths = sorted(args.data.glob("*.npz"))
+    if not paths:
+        raise SystemExit(f"no .npz files in {args.data}: pass --data PATH")
     provenance = Provenance(args.threads, args.jobs)
     provenance.add_estimators({"CDM detector": CDMOutlierDetector(random_state=0)})
     tasks = sorted(((str(p), s, k) for p in paths for s in args.seeds for k in args.steps),

@@ -124,8 +124,9 @@ def main():
         lines.append(f"| {d} | " + " | ".join(
             f"**{auc[d, m]:.3f}**" if auc[d, m] == best else f"{auc[d, m]:.3f}"
             for m in args.methods) + " |")
+    means = [np.mean([auc[d, m] for d in args.digits]) for m in args.methods]
     lines.append("| **mean** | " + " | ".join(
-        f"**{np.mean([auc[d, m] for d in args.digits]):.3f}**" for m in args.methods) + " |")
+        f"**{v:.3f}**" if v == max(means) else f"{v:.3f}" for v in means) + " |")
     lines.append("| mean fit time (s) | " + " | ".join(
         f"{np.mean([r['fit_time_s'] for r in rows if r['method'] == m]):.1f}"
         for m in args.methods) + " |")
