@@ -46,6 +46,8 @@ class TorchThreads(WorkerPlugin):
         self.n_threads = n_threads
 
     def setup(self, worker) -> None:
+        """Set the thread count on ``worker`` (called by Dask when the plugin is registered
+        and when a worker starts)."""
         import torch
 
         torch.set_num_threads(self.n_threads)

@@ -93,7 +93,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         The fitted density (on the rows not held out).
     timesteps_ : ndarray of int
         With ``score_type="multiscale"``: the noise levels of the score.
-    level_mean_, level_scale_ : ndarray of shape (len(timesteps_),)
+    level_mean_, level_scale_ : ndarray of shape (n_levels,)
         With ``score_type="multiscale"``: mean and standard deviation of the held-out rows'
         log-densities at each level.
     offset_ : float
@@ -324,10 +324,9 @@ class CDMOutlierDetector(DensityOutlierDetector):
         Seeds the hold-out split and the default CDM: the same value gives the same fit and
         scores on the same device.
 
-    Attributes
-    ----------
-    estimator_, timesteps_, level_mean_, level_scale_, offset_, holdout_scores_, n_features_in_
-        As in :class:`DensityOutlierDetector`.
+    Fitted attributes are those of :class:`DensityOutlierDetector` (``estimator_``,
+    ``timesteps_``, ``level_mean_``, ``level_scale_``, ``offset_``, ``holdout_scores_``,
+    ``n_features_in_``).
 
     Notes
     -----
