@@ -101,7 +101,7 @@ def make_detector(method: str, seed: int, device: str, steps: int = DETECTOR_STE
         return DensityOutlierDetector(NoiseContrastiveEstimator(**neural),
                                       training_steps=steps, random_state=seed)
     if method == "knn":
-        return make_pipeline(StandardScaler(), _KNNScore())
+        return make_pipeline(StandardScaler(), KNNDistance())
     if method == "iforest":
         return IsolationForest(random_state=seed)
     if method == "lof":
@@ -116,7 +116,7 @@ def make_detector(method: str, seed: int, device: str, steps: int = DETECTOR_STE
     raise ValueError(method)
 
 
-class _KNNScore(BaseEstimator):
+class KNNDistance(BaseEstimator):
     """Minus the distance to the ``k``-th nearest training row (higher = more normal)."""
 
     def __init__(self, k: int = 5):

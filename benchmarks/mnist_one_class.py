@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from adbench import KNNDistance
 from harness import ROOT, Provenance, run_parallel, save_result
-from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
 
 from cdm_estimators import CDMOutlierDetector, ClassificationDensityEstimator
 
@@ -39,17 +38,6 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
 METHODS = ("cdm", "cdm_image", "knn", "iforest")
 LABELS = {"cdm": "CDM detector (MLP)", "cdm_image": "CDM detector (image CDM)",
           "knn": "KNN (k=5)", "iforest": "IsolationForest"}
-
-
-class KNNDistance(BaseEstimator):
-    """Minus the distance to the 5th nearest training row (higher = more normal)."""
-
-    def fit(self, X, y=None):
-        self.nn_ = NearestNeighbors(n_neighbors=5).fit(X)
-        return self
-
-    def score_samples(self, X):
-        return -self.nn_.kneighbors(X)[0][:, -1]
 
 
 def make_detector(method: str, device: str, seed: int = 0):
@@ -64,7 +52,7 @@ def make_detector(method: str, device: str, seed: int = 0):
             image_shape=(1, 28, 28), dequantize=1 / 256, early_stopping=False, normalize=False,
             device=device, random_state=seed), random_state=seed)
     if method == "knn":
-        return KNNDistance()
+        return KNNDistance(k=5)
     if method == "iforest":
         return IsolationForest(random_state=seed)
     raise ValueError(method)
