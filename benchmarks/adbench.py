@@ -48,7 +48,6 @@ from sklearn.preprocessing import StandardScaler
 
 from cdm_estimators import (
     CDMOutlierDetector,
-    ClassificationDensityEstimator,
     DensityOutlierDetector,
     NoiseContrastiveEstimator,
     TelescopingDensityRatioEstimator,
@@ -89,11 +88,12 @@ def make_detector(method: str, seed: int, device: str, steps: int = DETECTOR_STE
     """The unfitted detector; its ``score_samples`` is higher for more normal rows."""
     neural = dict(random_state=seed, device=device, normalize=False)
     if method == "cdm":
+        detector = CDMOutlierDetector(training_steps=steps, random_state=seed)
         if device == "auto":
-            return CDMOutlierDetector(training_steps=steps, random_state=seed)
-        return CDMOutlierDetector(ClassificationDensityEstimator(
-            early_stopping=False, normalize=False, device=device, random_state=seed),
-            training_steps=steps, random_state=seed)
+            return detector
+        # The detector's own default CDM, on the requested device.
+        return detector.set_params(
+            estimator=detector._default_estimator(seed).set_params(device=device))
     if method == "tre":
         return DensityOutlierDetector(TelescopingDensityRatioEstimator(**neural),
                                       training_steps=steps, random_state=seed)

@@ -32,7 +32,7 @@ from harness import ROOT, Provenance, run_parallel, save_result
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 
-from cdm_estimators import CDMOutlierDetector, ClassificationDensityEstimator
+from cdm_estimators import CDMOutlierDetector
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
 METHODS = ("cdm", "cdm_image", "knn", "iforest")
@@ -41,16 +41,14 @@ LABELS = {"cdm": "CDM detector (MLP)", "cdm_image": "CDM detector (image CDM)",
 
 
 def make_detector(method: str, device: str, seed: int = 0):
+    detector = CDMOutlierDetector(random_state=seed)
+    cdm = detector._default_estimator(seed).set_params(device=device)
     if method == "cdm":
-        if device == "auto":
-            return CDMOutlierDetector(random_state=seed)
-        return CDMOutlierDetector(ClassificationDensityEstimator(
-            early_stopping=False, normalize=False, device=device, random_state=seed),
-            random_state=seed)
+        # The detector's own default CDM (seeded from random_state) unless a device is named.
+        return detector if device == "auto" else detector.set_params(estimator=cdm)
     if method == "cdm_image":
-        return CDMOutlierDetector(ClassificationDensityEstimator(
-            image_shape=(1, 28, 28), dequantize=1 / 256, early_stopping=False, normalize=False,
-            device=device, random_state=seed), random_state=seed)
+        return detector.set_params(estimator=cdm.set_params(image_shape=(1, 28, 28),
+                                                            dequantize=1 / 256))
     if method == "knn":
         return KNNDistance(k=5)
     if method == "iforest":
