@@ -23,6 +23,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from . import parallel
 from .callbacks import EarlyStoppingWithCooldown, EpochProgressBar
 from .mcmc import mala
 from .net import ArrayBatchLoader, WarmupCosine
@@ -131,6 +132,17 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """Log-density (float64, shape ``(n,)``) of standardised points ``z``."""
         return self.net_.log_density(module, z)
 
+    @property
+    def _accelerator(self):
+        """The ``accelerator`` parameter of the subclasses that take one, else None."""
+        return getattr(self, "accelerator", None)
+
+    def _resolve_device(self) -> str:
+        """``device`` resolved; with an accelerator, the accelerator's device."""
+        if self._accelerator is not None:
+            return parallel.accelerator_device(self._accelerator, self.device)
+        return resolve_device(self.device)
+
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
         if self.max_epochs != "auto":
@@ -159,6 +171,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of skorch callbacks or None; got "
                             f"{type(self.callbacks).__name__}.")
+        parallel.check_accelerator(self._accelerator)
         self._check_model_params()
 
     def _validate_X(self, X, reset):
@@ -238,7 +251,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
                     cooldown=max(1, self.n_iter_no_change // 2),
                     schedule=schedule)),
             ]
-        if self.verbose >= 1 and not one_pass:  # one bar per partial_fit call would flood
+        main = parallel.is_main_process(self._accelerator)  # only one process reports
+        if self.verbose >= 1 and not one_pass and main:  # a bar per partial_fit would flood
             callbacks.append(("progress", EpochProgressBar(total=max_epochs,
                                                            desc=self._fit_label)))
         for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
@@ -259,7 +273,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             train_split=predefined_split(Dataset(valid)) if valid is not None else None,
             callbacks=callbacks,
             device=self.device_,
-            verbose=int(self.verbose >= 2),
+            verbose=int(self.verbose >= 2 and main),
+            **({} if self._accelerator is None else {"accelerator": self._accelerator}),
             **self._net_params(),
         )
 
@@ -294,7 +309,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
             self._train(X, rng, self.net_.module_, previous=self.net_)
         else:
             X = self._begin_new_network(X)
-            rng = check_random_state(self.random_state)
+            rng = parallel.agreed_random_state(self._accelerator, self.random_state)
             self._train(X, rng, module=None)
         self._normalize(X, seed=int(rng.randint(0, 2**31 - 1)))
         return self
@@ -327,7 +342,8 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         self._check_params()
         if not hasattr(self, "net_"):
             X = self._begin_new_network(X)
-            self._train(X, check_random_state(self.random_state), module=None, one_pass=True)
+            rng = parallel.agreed_random_state(self._accelerator, self.random_state)
+            self._train(X, rng, module=None, one_pass=True)
         else:
             X = self._begin_continuation(X)
             self._train(X, self._continuation_rng(), self.net_.module_, previous=self.net_,
@@ -366,7 +382,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least 2 samples to fit; got "
                 f"n_samples={X.shape[0]}."
             )
-        self.device_ = resolve_device(self.device)
+        self.device_ = self._resolve_device()
         self._set_standardization(X)
         self._prepare_fit(X)
         return X
@@ -375,7 +391,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         """Validate ``X`` for continuing the fitted network, whose defining parameters must
         not have changed; returns ``X``."""
         X = self._validate_X(X, reset=False)
-        self.device_ = resolve_device(self.device)
+        self.device_ = self._resolve_device()
         self._prepare_fit(X)
         now, then = self._network_signature(), self._fitted_network_
         for name, value in now.items():
@@ -410,7 +426,7 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
         if isinstance(self.random_state, numbers.Integral):
             seed = np.random.SeedSequence([int(self.random_state), int(self.n_iter_)])
             return np.random.RandomState(seed.generate_state(1)[0])
-        return check_random_state(self.random_state)
+        return parallel.agreed_random_state(self._accelerator, self.random_state)
 
     def _train(self, X, rng, module, previous=None, one_pass=False):
         """Build a net with the current parameters and train it on ``X`` (user units).
@@ -567,6 +583,14 @@ class NeuralDensityEstimator(DensityMixin, BaseEstimator):
                              step_size=step_size, generator=generator)
             out[rows] = z.double().cpu().numpy()
         return self._to_user_space(out)
+
+    def __getstate__(self):
+        # An Accelerator belongs to the processes that trained: a pickled estimator loads as
+        # a plain one-process estimator (accelerator=None) wherever it is loaded.
+        state = dict(super().__getstate__())
+        if state.get("accelerator") is not None:
+            state["accelerator"] = None
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -166,7 +166,19 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         on this ``X``, normalisation). The network-defining parameters cannot change. See
         :meth:`fit`; :meth:`partial_fit` is one epoch at a constant learning rate.
     device : str, default="auto"
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. With an
+        ``accelerator``, the accelerator's device (leave ``"auto"``).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train one network data-parallel on several processes (GPUs, or CPU processes over
+        gloo) in a script started with ``accelerate launch`` or ``torchrun``. Every process
+        runs the same script and calls ``fit`` on the same data; each trains on its share of
+        every batch (``batch_size`` is the total over the processes), the parameter gradients
+        are averaged by DistributedDataParallel, and all processes end with the same weights,
+        history, normalisation and scores. Supported: one process, several CPU processes or
+        several GPUs; ``mixed_precision`` "no" or "bf16"; no gradient accumulation. A pickled
+        estimator stores ``accelerator=None``: the file loads as a plain one-process
+        estimator. Save on one process (``accelerator.is_main_process``). See the user
+        guide's "Scaling out" page.
     random_state : int, RandomState instance or None, default=None
         Controls weight initialisation, shuffling, the noise and noise levels drawn in
         training, the validation split and, unless ``sample`` is given its own, sampling. The
@@ -264,6 +276,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         inference_batch_size=None,
         warm_start=False,
         device="auto",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -294,6 +307,7 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         self.inference_batch_size = inference_batch_size
         self.warm_start = warm_start
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 

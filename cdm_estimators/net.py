@@ -8,6 +8,7 @@ schedule, ``warm_start``/``partial_fit`` and pickling stay skorch's.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ from skorch import NeuralNet
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from . import parallel
 from .objective import cdm_loss, classifier_logits, log_density_from_logits
 
 __all__ = ["ArrayBatchLoader", "CDMNet", "DensityNet", "EMAWithWarmup", "ObjectiveIsNotACriterion",
@@ -83,6 +85,11 @@ class ArrayBatchLoader:
     skorch calls it as ``iterator(dataset, batch_size=..., shuffle=..., generator=...)``; the
     dataset must expose the array as ``dataset.X`` (skorch's ``Dataset`` does). Yields
     ``(X_batch, None)``.
+
+    For data-parallel training, :meth:`shard` makes it yield only this process's share of
+    each batch: every process draws the same order (the same ``generator`` seed), cuts each
+    batch of ``batch_size`` rows (the total over processes) into ``n_shards`` near-equal parts
+    and keeps part ``index``; a batch with fewer rows than processes is skipped by all.
     """
 
     def __init__(
@@ -98,17 +105,30 @@ class ArrayBatchLoader:
         self.shuffle = shuffle
         self.generator = generator
         self.drop_last = drop_last
+        self.n_shards, self.shard_index = 1, 0
 
-    def __len__(self) -> int:
+    def shard(self, n_shards: int, index: int) -> ArrayBatchLoader:
+        """Yield only part ``index`` of ``n_shards`` of every batch (see the class notes)."""
+        self.n_shards, self.shard_index = int(n_shards), int(index)
+        return self
+
+    def _n_batches(self) -> int:
         n = len(self.X)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def __len__(self) -> int:
+        n_batches = self._n_batches()
+        last = len(self.X) - (n_batches - 1) * self.batch_size
+        return n_batches - int(n_batches > 0 and last < self.n_shards)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, None]]:
         n = len(self.X)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        index = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for i in range(len(self)):
-            rows = slice(i * self.batch_size, min((i + 1) * self.batch_size, n))
-            yield (self.X[order[rows]] if order is not None else self.X[rows]), None
+            rows = index[i * self.batch_size: min((i + 1) * self.batch_size, n)]
+            if self.n_shards > 1:
+                rows = torch.tensor_split(rows, self.n_shards)[self.shard_index]
+            yield self.X[rows], None
 
 
 class ObjectiveIsNotACriterion(nn.Module):
@@ -151,6 +171,14 @@ class DensityNet(NeuralNet):
     mixed_precision : bool, default=False
         Compute the training objective under bfloat16 autocast on the net's device (weights,
         optimiser state, validation, scoring and sampling stay float32).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train data-parallel on the accelerator's processes (see :mod:`cdm_estimators.parallel`):
+        ``module_`` is wrapped in DistributedDataParallel for the training steps and unwrapped
+        at the end of training, each process trains on its share of every batch (the
+        ``batch_size`` is the total), the objective's noise differs per process, the EMA
+        follows the unwrapped weights, and each epoch's batch records are averaged over the
+        processes (batch sizes summed) so that history, early stopping and the LR schedule
+        agree everywhere. The net's ``device`` must be the accelerator's.
     **kwargs
         Everything ``skorch.NeuralNet`` accepts. ``criterion`` defaults to
         :class:`ObjectiveIsNotACriterion`: the loss is :meth:`objective`.
@@ -162,31 +190,69 @@ class DensityNet(NeuralNet):
     valid_repeats: int = 4
 
     def __init__(self, module, *args, ema_decay=0.999, seed=0, dequantize=None,
-                 mixed_precision=False, criterion=ObjectiveIsNotACriterion, **kwargs):
+                 mixed_precision=False, accelerator=None, criterion=ObjectiveIsNotACriterion,
+                 **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.ema_decay = ema_decay
         self.seed = seed
         self.dequantize = dequantize
         self.mixed_precision = mixed_precision
+        self.accelerator = accelerator
 
     # -- initialisation -------------------------------------------------------------------
     def initialize_module(self):
         """Build the module as skorch does, then its EMA copy and the noise generators."""
         super().initialize_module()
-        self.ema_module_ = AveragedModel(
-            self.module_, multi_avg_fn=EMAWithWarmup(self.ema_decay), use_buffers=True
-        )
+        self._init_ema()
         self._init_generators()
         return self
 
+    def _init_ema(self) -> None:
+        self.ema_module_ = AveragedModel(
+            self._trained_module(), multi_avg_fn=EMAWithWarmup(self.ema_decay),
+            use_buffers=True)
+
     def _init_generators(self) -> None:
         device = torch.device(self.device) if self.device is not None else torch.device("cpu")
-        self.noise_generator_ = torch.Generator(device=device).manual_seed(self.seed)
+        seed = self.seed
+        if parallel.n_processes(self.accelerator) > 1:  # each process draws its own noise
+            key = [int(self.seed), parallel.process_index(self.accelerator)]
+            seed = int(np.random.SeedSequence(key).generate_state(1)[0])
+        self.noise_generator_ = torch.Generator(device=device).manual_seed(seed)
         self.valid_generator_ = torch.Generator(device=device)
+
+    def initialize(self):
+        """Initialise as skorch does; with an ``accelerator``, then wrap the module for
+        data-parallel training (the EMA is rebuilt from the unwrapped, now synchronised,
+        weights)."""
+        super().initialize()
+        if self.accelerator is not None:
+            parallel.check_accelerator(self.accelerator)
+            if not isinstance(self.module_, nn.parallel.DistributedDataParallel):
+                self.module_ = self.accelerator.prepare_model(self.module_)
+            self._init_ema()
+        return self
+
+    def _trained_module(self) -> nn.Module:
+        """``module_`` without its DistributedDataParallel wrapper (if it has one)."""
+        module = self.module_
+        return module.module if isinstance(module, nn.parallel.DistributedDataParallel) \
+            else module
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator; in data-parallel training, this process's share of the batches."""
+        iterator = super().get_iterator(dataset, training=training)
+        if training and parallel.n_processes(self.accelerator) > 1:
+            if not isinstance(iterator, ArrayBatchLoader):
+                raise TypeError("Data-parallel training needs iterator_train=ArrayBatchLoader; "
+                                f"got {type(iterator).__name__}.")
+            iterator.shard(parallel.n_processes(self.accelerator),
+                           parallel.process_index(self.accelerator))
+        return iterator
 
     def get_all_learnable_params(self):
         """Only the trained module's parameters; the EMA copy is not optimised."""
-        yield from self.module_.named_parameters()
+        yield from self._trained_module().named_parameters()
 
     # -- the objective --------------------------------------------------------------------
     def objective(
@@ -217,8 +283,11 @@ class DensityNet(NeuralNet):
         self._set_training(True)
         Xi, _ = batch
         X = self._batch_tensor(Xi, self.noise_generator_)
-        with torch.autocast(X.device.type, dtype=torch.bfloat16,
-                            enabled=bool(self.mixed_precision)):
+        with contextlib.ExitStack() as stack:
+            if self.accelerator is not None:
+                stack.enter_context(self.accelerator.autocast())
+            stack.enter_context(torch.autocast(X.device.type, dtype=torch.bfloat16,
+                                               enabled=bool(self.mixed_precision)))
             out = self.objective(self.module_, X, self.noise_generator_, True)
         loss = out["loss"]
         if not torch.isfinite(loss):
@@ -227,7 +296,10 @@ class DensityNet(NeuralNet):
                 f"({loss.item()}) at epoch {len(self.history)}; lower lr, or standardize the "
                 "inputs."
             )
-        loss.backward()
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)  # DDP all-reduces the parameter gradients here
+        else:
+            loss.backward()
         for name in self.loss_parts:
             self.history.record_batch(f"train_{name}", out[name].item())
         return {"loss": loss, "y_pred": None}
@@ -259,7 +331,33 @@ class DensityNet(NeuralNet):
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
         if training:
-            self.ema_module_.update_parameters(self.module_)
+            self.ema_module_.update_parameters(self._trained_module())
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # The net's own hook runs before the callbacks that turn batch records into epoch
+        # scores: in data-parallel training, agree on the records first.
+        if parallel.n_processes(self.accelerator) > 1:
+            self._average_batch_records()
+        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+
+    def _average_batch_records(self) -> None:
+        """Replace this epoch's numeric batch records by their mean over the processes
+        (``train_batch_size`` by the sum: the total batch), identically on every process."""
+        batches = self.history[-1]["batches"]
+        keys = [(i, key) for i, batch in enumerate(batches) for key in sorted(batch)
+                if isinstance(batch[key], (int, float)) and not isinstance(batch[key], bool)]
+        totals = parallel.sum_over_processes(
+            self.accelerator, np.array([batches[i][key] for i, key in keys], dtype=float))
+        world = parallel.n_processes(self.accelerator)
+        for (i, key), total in zip(keys, totals):
+            batches[i][key] = float(total) if key == "train_batch_size" \
+                else float(total) / world
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        if self.accelerator is not None:  # scoring, sampling and pickling see the plain module
+            self.accelerator.wait_for_everyone()
+            self.module_ = self._trained_module()
 
     # -- pickling -------------------------------------------------------------------------
     #: Attributes that hold tensors of the fitted module besides skorch's own cuda-dependent
@@ -277,6 +375,8 @@ class DensityNet(NeuralNet):
         finally:
             self.cuda_dependent_attributes_ = own
         state["cuda_dependent_attributes_"] = own
+        # An Accelerator belongs to the processes that trained: a loaded net is a plain one.
+        state["accelerator"] = None
         # Generators are device-bound; they are recreated (freshly seeded) on load.
         state.pop("noise_generator_", None)
         state.pop("valid_generator_", None)

@@ -105,3 +105,8 @@ class GaussianOracle(nn.Module):
     def forward(self, x):
         f = self.logits(x)
         return torch.cat([f[:, :1], f[:, 1:] - f[:, :-1]], dim=1)
+
+
+#: Scripts that tests start in other processes (``accelerate launch``, ``torchrun``): not
+#: test modules, and they import optional extras at the top.
+collect_ignore_glob = ["scripts/*"]
