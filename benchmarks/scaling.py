@@ -6,8 +6,10 @@
 Part ``grid``: a 16-candidate ``GridSearchCV`` (schedule x width x timesteps, 2 folds, 32
 fits, ``refit=False``) on a built-in 2-D density, timed sequentially in this process (torch
 on all cores, then on 1 thread) and through joblib's Dask backend on a ``LocalCluster`` of
-``--workers`` single-threaded worker processes (cluster start-up timed apart). The
-``cv_results_`` of the cluster run are compared with the 1-thread sequential run.
+``--workers`` single-threaded worker processes (cluster start-up timed apart), once with
+Dask's defaults and once with the workers' statistical profiler off (it samples the running
+task's Python stack every 10 ms, and skorch's loop is Python-heavy). The ``cv_results_`` of
+the cluster runs are compared with the 1-thread sequential run.
 With CUDA, one more row: the same search on a 1-worker cluster whose fits use
 ``device="cuda"``.
 
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 
+import dask
 import numpy as np
 import torch
 from harness import ROOT, Provenance, save_result
@@ -66,29 +69,38 @@ def grid_part(args, provenance) -> tuple[list[dict], str]:
                                .estimator})
     rows = []
     threads = torch.get_num_threads()
+    n_fits = 2 * int(np.prod([len(v) for v in GRID.values()]))
     _, seconds = timed_search(X, args.max_epochs)
-    rows.append({"run": f"sequential, n_jobs=1, torch {threads} threads", "seconds": seconds})
+    rows.append({"run": f"sequential, n_jobs=1, torch {threads} threads", "seconds": seconds,
+                 "mean_fit_seconds": seconds / n_fits})
     torch.set_num_threads(1)
     reference, seconds = timed_search(X, args.max_epochs)
     torch.set_num_threads(threads)
-    rows.append({"run": "sequential, n_jobs=1, torch 1 thread", "seconds": seconds})
+    rows.append({"run": "sequential, n_jobs=1, torch 1 thread", "seconds": seconds,
+                 "mean_fit_seconds": seconds / n_fits})
 
-    start = time.perf_counter()
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    client = Client(cluster)
-    client.wait_for_workers(args.workers)
-    startup = time.perf_counter() - start
-    with get_task_stream(client) as tasks:
-        search, seconds = timed_search(X, args.max_epochs, n_jobs=-1, dask=True)
-    workers = {task["worker"] for task in tasks.data}
-    same = all(np.array_equal(search.cv_results_[k], reference.cv_results_[k])
-               for k in ("mean_test_score", "split0_test_score", "split1_test_score"))
-    rows.append({"run": f"Dask LocalCluster, {args.workers} workers x 1 thread",
-                 "seconds": seconds, "startup_seconds": startup,
-                 "workers_used": len(workers), "identical_to_1_thread": same})
-    client.close()
-    cluster.close()
+    for profiler in (True, False):
+        with dask.config.set({"distributed.worker.profile.enabled": profiler}):
+            start = time.perf_counter()
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+            client.wait_for_workers(args.workers)
+            startup = time.perf_counter() - start
+            with get_task_stream(client) as tasks:
+                search, seconds = timed_search(X, args.max_epochs, n_jobs=-1, dask=True)
+        workers = {task["worker"] for task in tasks.data}
+        busy = sum(s["stop"] - s["start"] for task in tasks.data
+                   for s in task["startstops"] if s["action"] == "compute")
+        same = all(np.array_equal(search.cv_results_[k], reference.cv_results_[k])
+                   for k in ("mean_test_score", "split0_test_score", "split1_test_score"))
+        rows.append({"run": f"Dask LocalCluster, {args.workers} workers x 1 thread, worker "
+                            f"profiler {'on (Dask default)' if profiler else 'off'}",
+                     "seconds": seconds, "startup_seconds": startup,
+                     "mean_fit_seconds_on_workers": busy / max(len(tasks.data), 1),
+                     "workers_used": len(workers), "identical_to_1_thread": same})
+        client.close()
+        cluster.close()
 
     if torch.cuda.is_available():
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
@@ -104,8 +116,10 @@ def grid_part(args, provenance) -> tuple[list[dict], str]:
                      "note": "pending: no GPU on this machine"})
 
     base = rows[0]["seconds"]
-    table = ["| run | wall time (s) | speed-up vs the first row | notes |", "|---|---|---|---|"]
+    table = ["| run | wall time (s) | speed-up vs the first row | mean time per fit (s) | notes |",
+             "|---|---|---|---|---|"]
     for row in rows:
+        per_fit = row.get("mean_fit_seconds", row.get("mean_fit_seconds_on_workers"))
         notes = []
         if "startup_seconds" in row:
             notes.append(f"cluster start-up {row['startup_seconds']:.1f} s (not included); "
@@ -115,7 +129,8 @@ def grid_part(args, provenance) -> tuple[list[dict], str]:
             notes.append(row["note"])
         shown = "pending" if row["seconds"] is None else f"{row['seconds']:.1f}"
         speed = "" if row["seconds"] is None else f"{base / row['seconds']:.2f}x"
-        table.append(f"| {row['run']} | {shown} | {speed} | {'; '.join(notes)} |")
+        per_fit = "" if per_fit is None else f"{per_fit:.2f}"
+        table.append(f"| {row['run']} | {shown} | {speed} | {per_fit} | {'; '.join(notes)} |")
     text = (f"16 candidates ({', '.join(f'{k}: {v}' for k, v in GRID.items())}), cv=2: 32 fits "
             f"of {args.max_epochs} epochs, each on one half ({args.n_train // 2} rows) of "
             f"{args.n_train} rows of eight_gaussians, batch 256, refit=False.\n\n"

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
 __all__ = ["check_accelerator", "accelerator_device", "agreed_random_state", "n_processes",
            "process_index", "is_main_process", "sum_over_processes"]
@@ -93,8 +94,6 @@ def agreed_random_state(accelerator, random_state):
     an accelerator); ``None`` or a ``RandomState`` differ between processes, so rank 0 draws a
     seed and sends it to the others.
     """
-    from sklearn.utils import check_random_state
-
     rng = check_random_state(random_state)
     if n_processes(accelerator) == 1 or isinstance(random_state, numbers.Integral):
         return rng

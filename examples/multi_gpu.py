@@ -140,7 +140,8 @@ def main():
 
     # What every process ends with, compared on process 0.
     mine = {"rank": accelerator.process_index, "weights": weights_digest(est),
-            "train_loss": history[:, "train_loss"],
+            "history": [[epoch.get("train_loss"), epoch.get("valid_loss")]
+                        for epoch in history],
             "score": score, "log_normalizer": float(est.log_normalizer_)}
     everyone = accelerator.gather_for_metrics([mine], use_gather_object=True)
 
@@ -149,7 +150,7 @@ def main():
         out.mkdir(parents=True, exist_ok=True)
         joblib.dump(est, out / "model.joblib")  # stored with accelerator=None
         agree = {key: all(p[key] == everyone[0][key] for p in everyone)
-                 for key in ("weights", "train_loss", "score", "log_normalizer")}
+                 for key in ("weights", "history", "score", "log_normalizer")}
         report = {
             "data": args.data, "n_processes": accelerator.num_processes,
             "distributed_type": str(accelerator.distributed_type),

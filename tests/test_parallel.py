@@ -149,7 +149,8 @@ def test_example_on_two_cpu_processes(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["n_processes"] == 2 and "MULTI_CPU" in report["distributed_type"], output
     assert all(report["processes_agree"].values()), report["processes_agree"]
-    assert report["epochs"] == 2 and len(report["per_process"][1]["train_loss"]) == 2
+    history = report["per_process"][1]["history"]  # [train_loss, valid_loss] per epoch
+    assert report["epochs"] == 2 and len(history) == 2 and None not in history[0]
     model = joblib.load(tmp_path / "out" / "model.joblib")
     assert model.accelerator is None
     sys.path.insert(0, str(EXAMPLE.parent))
