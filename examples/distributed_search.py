@@ -18,7 +18,6 @@ refit of the best candidate runs in this process, not on a worker; on a GPU clus
 import argparse
 import time
 
-import dask
 import joblib
 from distributed import Client, LocalCluster, get_task_stream
 from sklearn.model_selection import GridSearchCV
@@ -43,9 +42,6 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--device", default="cpu",
                         help="device of the fits on the workers ('cuda' on GPU workers)")
-    parser.add_argument("--profile", action="store_true",
-                        help="keep Dask's statistical profiler on in the LocalCluster's "
-                             "workers (off by default: it slowed these fits by 40%%)")
     parser.add_argument("--compare", action="store_true",
                         help="also run the search sequentially here and compare")
     args = parser.parse_args()
@@ -53,10 +49,6 @@ def main():
     X, _ = KNOWN_DENSITIES_2D["eight_gaussians"](4000, random_state=0)
     cluster = None
     if args.scheduler is None:
-        # The workers' profiler samples the running fit's Python stack every 10 ms; skorch's
-        # training loop is Python-heavy, and the sampling slowed each fit by about 40 %.
-        # (On a remote cluster: DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False.)
-        dask.config.set({"distributed.worker.profile.enabled": args.profile})
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
     with Client(args.scheduler or cluster) as client:
