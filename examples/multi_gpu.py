@@ -121,7 +121,6 @@ def main():
         sys.exit(relaunch_with_torchrun(requested))
 
     accelerator = Accelerator()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     train, test, est = load_data(args.data, args.n_train)
     auto_or_int = {"max_epochs": args.max_epochs, "batch_size": args.batch_size}
     est.set_params(accelerator=accelerator, random_state=args.seed,

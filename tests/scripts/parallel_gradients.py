@@ -40,7 +40,7 @@ class LocalGradients(Callback):
             return
         synced = torch.cat([p.grad.flatten() for _, p in named_parameters]).clone()
         own = copy.deepcopy(net._trained_module())
-        generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator(device=net.noise_generator_.device)
         generator.set_state(self.noise_state_)
         X = net._batch_tensor(self.batch_[0], generator)
         net.objective(own, X, generator, True)["loss"].backward()
