@@ -508,13 +508,28 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
         log_density : ndarray of shape (n_samples, len(timesteps))
             Column ``j`` equals ``score_samples(X, timestep=timesteps[j])``.
         """
+        return self._levels_and_expected_level(X, timesteps)[0]
+
+    def _levels_and_expected_level(self, X, timesteps):
+        """``score_samples_by_level(X, timesteps)`` and the expected noise level under
+        :meth:`noise_level_proba` (``proba @ arange(n_timesteps + 2)``), from one forward
+        pass: the views of the outlier detector's ``"combined"`` score."""
         check_is_fitted(self)
         levels = [self._check_timestep(t) for t in timesteps]
         offsets = np.array([self._log_jacobian + (self.log_normalizer_ if t == 0 else 0.0)
                             for t in levels])
         columns = torch.as_tensor(levels)
-        return self._per_level(X, lambda logits, z: (
-            logits[:, columns] - logits[:, -1:] + log_std_normal(z.double())[:, None])) - offsets
+
+        def views(logits, z):
+            log_density = logits[:, columns] - logits[:, -1:] + log_std_normal(z)[:, None]
+            classes = torch.arange(logits.shape[1], dtype=logits.dtype, device=logits.device)
+            expected = torch.softmax(logits, dim=1) @ classes
+            return torch.cat([log_density, expected[:, None]], dim=1)
+
+        both = self._per_level(X, lambda logits, z: views(logits, z.double()))
+        if both.size == 0:
+            return np.empty((0, len(levels))), np.empty(0)
+        return both[:, :-1] - offsets, both[:, -1]
 
     def _per_level(self, X, from_logits):
         """``from_logits(logits, z)`` (a tensor with one row per row of ``X``) over ``X`` in

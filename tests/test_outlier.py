@@ -16,6 +16,8 @@ from cdm_estimators import ClassificationDensityEstimator
 from cdm_estimators.outlier import (
     AUTO_FALSE_POSITIVE_RATE,
     DETECTOR_STEPS,
+    LARGE_TABLE_MARGIN,
+    LARGE_TABLE_ROWS,
     CDMOutlierDetector,
     DensityOutlierDetector,
 )
@@ -137,6 +139,9 @@ def test_cdm_inside_a_pipeline_flags_far_rows():
     (dict(contamination="some"), "contamination"),
     (dict(holdout_fraction=1.0), "holdout_fraction"),
     (dict(holdout_fraction=0), "holdout_fraction"),
+    (dict(level_margin=-1.0), "level_margin"),
+    (dict(level_margin="large"), "level_margin"),
+    (dict(level_margin=np.inf), "level_margin"),
 ])
 def test_bad_parameters_are_named(params, match, normal):
     with pytest.raises(ValueError, match=match):
@@ -162,7 +167,7 @@ def clusters_detectors():
     return X, {score: DensityOutlierDetector(tiny("CDM", max_epochs=30, n_timesteps=10),
                                              score_type=score, contamination=0.05,
                                              random_state=0).fit(X)
-               for score in ("log_density", "noise_level", "multiscale")}
+               for score in ("log_density", "noise_level", "multiscale", "combined")}
 
 
 def test_noise_level_proba_is_a_posterior(clusters_detectors):
@@ -178,7 +183,7 @@ def test_noise_level_proba_is_a_posterior(clusters_detectors):
         cdm.noise_level_proba(noisy) @ levels).mean()
 
 
-@pytest.mark.parametrize("score", ["log_density", "noise_level", "multiscale"])
+@pytest.mark.parametrize("score", ["log_density", "noise_level", "multiscale", "combined"])
 def test_each_score_ranks_far_rows_below_normal_ones(clusters_detectors, score):
     X, detectors = clusters_detectors
     det = detectors[score]
@@ -189,7 +194,7 @@ def test_each_score_ranks_far_rows_below_normal_ones(clusters_detectors, score):
                                - det.offset_)
     if score == "noise_level":
         assert np.all((normal <= 0) & (normal >= -1))
-    if score == "multiscale":
+    if score in ("multiscale", "combined"):
         assert det.timesteps_[0] == 0 and len(det.timesteps_) == 8
 
 
@@ -237,7 +242,8 @@ def test_training_steps_is_the_budget_of_an_auto_neural_estimator(name):
 def test_cdm_detector_defaults():
     det = CDMOutlierDetector()
     params = det.get_params()
-    assert params["score_type"] == "multiscale" and params["training_steps"] == DETECTOR_STEPS
+    assert params["score_type"] == "combined" and params["training_steps"] == DETECTOR_STEPS
+    assert params["level_margin"] == "auto"
     assert params["estimator"] is None and params["contamination"] == "auto"
     cdm = det._default_estimator(0)
     assert isinstance(cdm, ClassificationDensityEstimator)
@@ -307,3 +313,48 @@ def test_anomaly_example_runs(tmp_path):
     for name in ("CDM detector", "IsolationForest", "KNN (k=5)", "contamination=0.2"):
         assert name in done.stdout
     assert (tmp_path / "anomaly_roc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_combined_is_the_smaller_of_multiscale_and_the_standardised_noise_level(
+        clusters_detectors):
+    X, detectors = clusters_detectors
+    det, multi = detectors["combined"], detectors["multiscale"]
+    cdm = det.estimator_
+    rows = two_clusters(50, seed=3)
+    # Same seed, same split, same CDM: the multiscale parts agree.
+    np.testing.assert_allclose(det.level_mean_, multi.level_mean_, rtol=1e-10)
+    assert det.level_margin_ == 0.0  # 1,200 training rows: a small table
+    levels = np.arange(cdm.n_timesteps + 2)
+    held_out = X[np.random.RandomState(0).permutation(len(X))[:round(0.2 * len(X))]]
+    expected_held_out = cdm.noise_level_proba(held_out) @ levels
+    assert det.noise_mean_ == pytest.approx(expected_held_out.mean(), rel=1e-10)
+    assert det.noise_scale_ == pytest.approx(max(expected_held_out.std(), 1.0), rel=1e-10)
+    noise = -(cdm.noise_level_proba(rows) @ levels - det.noise_mean_) / det.noise_scale_
+    np.testing.assert_allclose(det.score_samples(rows),
+                               np.minimum(multi.score_samples(rows), noise),
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(det.holdout_scores_, det.score_samples(held_out), rtol=1e-10)
+
+
+def test_level_margin_discounts_only_the_smoothed_levels(clusters_detectors):
+    X, detectors = clusters_detectors
+    rows = np.vstack([two_clusters(50, seed=3), [[0.0, 0.0], [6.0, -6.0]]])
+    det = detectors["multiscale"]
+    z = (det.estimator_.score_samples_by_level(rows, det.timesteps_) - det.level_mean_) / (
+        det.level_scale_)
+    margined = DensityOutlierDetector(det.estimator, score_type="multiscale",
+                                      level_margin=2.5, contamination=0.05,
+                                      random_state=0).fit(X)
+    assert margined.level_margin_ == 2.5
+    np.testing.assert_allclose(margined.score_samples(rows),
+                               np.minimum(z[:, 0], z[:, 1:].min(axis=1) + 2.5),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_rows,margin", [(LARGE_TABLE_ROWS - 1, 0.0),
+                                           (LARGE_TABLE_ROWS, LARGE_TABLE_MARGIN)])
+def test_auto_margin_follows_the_number_of_training_rows(n_rows, margin):
+    X = two_clusters(n_rows)
+    det = CDMOutlierDetector(tiny("CDM", max_epochs="auto", n_timesteps=10),
+                             training_steps=2, random_state=0).fit(X)
+    assert det.level_margin_ == margin
