@@ -7,7 +7,7 @@ throughput is test rows per second of ``score_samples`` (the best of ``--repeats
 A KDE and a nearest-neighbour search look at the training rows for every new row, so their
 cost grows with the training set; the CDM's forward pass does not. Detectors:
 
-* ``CDMOutlierDetector(random_state=0)`` (its default ``"multiscale"`` score: one forward
+* ``CDMOutlierDetector(random_state=0)`` (its default ``"combined"`` score: one forward
   pass for all noise levels), and the same CDM's plain ``score_samples`` (``log p_0``);
 * ``KernelDensity(bandwidth="scott")`` on standardised rows (scikit-learn's tree);
 * KNN: the distance to the 5th nearest neighbour (``NearestNeighbors``, its "auto" index).
@@ -46,7 +46,7 @@ def best_time(fn, repeats: int) -> float:
 def scorers(cdm, kde, knn, scaler, X_test) -> dict:
     """What is timed: one call scores all of ``X_test``."""
     return {
-        "CDM detector (multiscale)": lambda: cdm.score_samples(X_test),
+        "CDM detector (combined)": lambda: cdm.score_samples(X_test),
         "CDM log p_0": lambda: cdm.estimator_.score_samples(X_test),
         "KDE (Scott)": lambda: kde.score_samples(X_test),
         "KNN (k=5)": lambda: knn.kneighbors(scaler.transform(X_test)),
