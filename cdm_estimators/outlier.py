@@ -48,7 +48,7 @@ MIN_NOISE_SCALE = 1.0
 AUTO_FALSE_POSITIVE_RATE = 0.01
 
 #: Optimiser steps of :class:`CDMOutlierDetector`'s default training budget (a tenth of the
-#: density estimator's): about 50 s for 10,000 rows of 100 features on a 2-core CPU.
+#: density estimator's): about 20 s for 10,000 rows of 100 features on a 2-core CPU.
 DETECTOR_STEPS = 1000
 
 
