@@ -241,9 +241,8 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         if self.score_type in ("multiscale", "combined"):
             self.timesteps_ = np.unique(np.round(np.linspace(
                 0, self.estimator_.schedule_.n_classes - 2, self.n_scales)).astype(int))
-            self.level_margin_ = (self.level_margin if self.level_margin != "auto" else
-                                  LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
-            self.level_margin_ = float(self.level_margin_)
+            self.level_margin_ = float(self.level_margin if self.level_margin != "auto" else
+                                       LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
             levels, expected = self._views(X[holdout_rows])
             self.level_mean_, self.level_scale_ = _standardiser(levels)
             if self.score_type == "combined":
