@@ -87,7 +87,7 @@ def main():
     for text in sections.values():
         print(text)
     path = save_result(args.name, "Anomaly detection on scikit-learn's shipped data",
-                       "\n\n".join(__doc__.split("\n\n")[2:4]), sections, rows, provenance)
+                       "\n\n".join(__doc__.split("\n\n")[2:5]), sections, rows, provenance)
     print(f"Wrote {path}")
 
 

@@ -526,9 +526,8 @@ class ClassificationDensityEstimator(NeuralDensityEstimator):
             expected = torch.softmax(logits, dim=1) @ classes
             return torch.cat([log_density, expected[:, None]], dim=1)
 
+        # _per_level validates X, which refuses empty input, so ``both`` has rows.
         both = self._per_level(X, lambda logits, z: views(logits, z.double()))
-        if both.size == 0:
-            return np.empty((0, len(levels))), np.empty(0)
         return both[:, :-1] - offsets, both[:, -1]
 
     def _per_level(self, X, from_logits):
