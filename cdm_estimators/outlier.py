@@ -128,6 +128,9 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
     noise_mean_, noise_scale_ : float
         With ``"combined"``: mean and standard deviation of the held-out rows' expected
         noise level (the scale at least ``MIN_NOISE_SCALE``, one class).
+    view_names_ : list of str
+        Names of the columns of :meth:`score_views`: ``"log_density_t{t}"`` for each level
+        of ``timesteps_`` and ``"noise_level"`` (``"combined"``), or ``[score_type]``.
     offset_ : float
         The threshold of ``decision_function``: the ``contamination`` quantile of
         ``holdout_scores_``.
@@ -243,7 +246,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
                 0, self.estimator_.schedule_.n_classes - 2, self.n_scales)).astype(int))
             self.level_margin_ = float(self.level_margin if self.level_margin != "auto" else
                                        LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
-            levels, expected = self._views(X[holdout_rows])
+            levels, expected = self._raw_views(X[holdout_rows])
             self.level_mean_, self.level_scale_ = _standardiser(levels)
             if self.score_type == "combined":
                 mean, scale = _standardiser(expected[:, None])
@@ -251,6 +254,11 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
                 # level, and dividing by that tiny spread would amplify float32 rounding.
                 self.noise_mean_ = float(mean[0])
                 self.noise_scale_ = max(float(scale[0]), MIN_NOISE_SCALE)
+            self.view_names_ = [f"log_density_t{t}" for t in self.timesteps_]
+            if self.score_type == "combined":
+                self.view_names_.append("noise_level")
+        else:
+            self.view_names_ = [self.score_type]
         self.holdout_scores_ = self._score(X[holdout_rows])
         self.offset_ = self._threshold(self.contamination)
         return self
@@ -291,22 +299,46 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._score(X)
 
+    def score_views(self, X):
+        """The views of each row whose smallest is :meth:`score_samples`: which one flags it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, len(view_names_))
+            Higher is more normal, in the units of :meth:`score_samples`, one column per
+            name in ``view_names_``. With ``"multiscale"`` and ``"combined"``: the held-out
+            standardised log-density at each level of ``timesteps_`` (``level_margin_``
+            added at ``t > 0``) and, with ``"combined"``, the held-out standardised
+            expected noise level, negated (last column). With ``"log_density"`` and
+            ``"noise_level"``: the score itself, one column.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._view_matrix(X)
+
     def _score(self, X):
+        return self._view_matrix(X).min(axis=1)
+
+    def _view_matrix(self, X):
         if self.score_type == "noise_level":
             proba = self.estimator_.noise_level_proba(X)
             levels = np.arange(proba.shape[1])
-            return -(proba @ levels) / (proba.shape[1] - 1)
+            return (-(proba @ levels) / (proba.shape[1] - 1))[:, None]
         if self.score_type in ("multiscale", "combined"):
-            levels, expected = self._views(X)
+            levels, expected = self._raw_views(X)
             standardised = (levels - self.level_mean_) / self.level_scale_
             standardised[:, self.timesteps_ > 0] += self.level_margin_
-            score = standardised.min(axis=1)
             if self.score_type == "combined":
-                score = np.minimum(score, -(expected - self.noise_mean_) / self.noise_scale_)
-            return score
-        return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)
+                noise = -(expected - self.noise_mean_) / self.noise_scale_
+                standardised = np.column_stack([standardised, noise])
+            return standardised
+        return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)[:, None]
 
-    def _views(self, X):
+    def _raw_views(self, X):
         """Log-densities of ``X`` at the noise levels ``timesteps_`` (one column each) and
         the expected noise level of each row, from one forward pass."""
         return self.estimator_._levels_and_expected_level(X, self.timesteps_)

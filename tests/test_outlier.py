@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 from conftest import tiny, two_clusters
+from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
@@ -358,3 +359,36 @@ def test_auto_margin_follows_the_number_of_training_rows(n_rows, margin):
     det = CDMOutlierDetector(tiny("CDM", max_epochs="auto", n_timesteps=10),
                              training_steps=2, random_state=0).fit(X)
     assert det.level_margin_ == margin
+
+
+@pytest.mark.parametrize("score", ["log_density", "noise_level", "multiscale", "combined"])
+def test_score_views_say_which_view_flags_a_row(clusters_detectors, score):
+    X, detectors = clusters_detectors
+    det = detectors[score]
+    rows = np.vstack([two_clusters(50, seed=3), [[0.0, 0.0], [6.0, -6.0]]])
+    views = det.score_views(rows)
+    assert views.shape == (len(rows), len(det.view_names_))
+    np.testing.assert_array_equal(views.min(axis=1), det.score_samples(rows))
+    if score in ("log_density", "noise_level"):
+        assert det.view_names_ == [score]
+        return
+    assert det.view_names_[:len(det.timesteps_)] == [f"log_density_t{t}"
+                                                     for t in det.timesteps_]
+    # The combined score's level columns are the multiscale detector's (same seed and
+    # split), and its last column is the standardised noise level.
+    np.testing.assert_allclose(views[:, :len(det.timesteps_)],
+                               detectors["multiscale"].score_views(rows), rtol=1e-10)
+    if score == "combined":
+        assert det.view_names_[-1] == "noise_level"
+        cdm = det.estimator_
+        expected = cdm.noise_level_proba(rows) @ np.arange(cdm.n_timesteps + 2)
+        np.testing.assert_allclose(views[:, -1], -(expected - det.noise_mean_)
+                                   / det.noise_scale_, rtol=1e-10, atol=1e-10)
+
+
+def test_score_views_refuse_unfitted_use_and_wrong_features(clusters_detectors):
+    _, detectors = clusters_detectors
+    with pytest.raises(NotFittedError):
+        CDMOutlierDetector().score_views(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="features"):
+        detectors["combined"].score_views(np.zeros((3, 5)))
