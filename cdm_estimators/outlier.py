@@ -308,7 +308,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, len(view_names_))
+        ndarray of shape (n_samples, n_views)
             Higher is more normal, in the units of :meth:`score_samples`, one column per
             name in ``view_names_``. With ``"multiscale"`` and ``"combined"``: the held-out
             standardised log-density at each level of ``timesteps_`` (``level_margin_``
