@@ -371,6 +371,11 @@ def test_score_views_say_which_view_flags_a_row(clusters_detectors, score):
     np.testing.assert_array_equal(views.min(axis=1), det.score_samples(rows))
     if score in ("log_density", "noise_level"):
         assert det.view_names_ == [score]
+        cdm = det.estimator_
+        alone = (cdm.score_samples(rows) if score == "log_density" else
+                 -(cdm.noise_level_proba(rows) @ np.arange(cdm.n_timesteps + 2))
+                 / (cdm.n_timesteps + 1))
+        np.testing.assert_allclose(views[:, 0], alone, rtol=1e-10, atol=1e-10)
         return
     assert det.view_names_[:len(det.timesteps_)] == [f"log_density_t{t}"
                                                      for t in det.timesteps_]
