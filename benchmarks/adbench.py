@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from harness import ROOT, Provenance, run_parallel, save_result
+from harness import ROOT, Provenance, publish, run_parallel
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import IsolationForest
@@ -247,13 +247,10 @@ def main():
     rows = run_parallel(run_one, tasks, args.jobs, args.threads)
     sections = {f"Protocol {p}: mean ROC-AUC over seeds {args.seeds} (best per set in bold)":
                 table(rows, args.methods, p) for p in args.protocols}
-    for text in sections.values():
-        print(text)
-    path = save_result(
-        args.name, "ADBench classical tables: anomaly detection",
-        "\n\n".join(__doc__.split("\n\n")[1:5])
-        + f"\n\nSets: {len(paths)} files of `{args.data.name}`.", sections, rows, provenance)
-    print(f"Wrote {path}")
+    publish(args.name, "ADBench classical tables: anomaly detection",
+            "\n\n".join(__doc__.split("\n\n")[1:5])
+            + f"\n\nSets: {len(paths)} files of `{args.data.name}`.", sections, rows,
+            provenance)
 
 
 if __name__ == "__main__":

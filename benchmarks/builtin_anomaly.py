@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from adbench import LABELS, METHODS, cost, make_detector, run_one, table
-from harness import Provenance, run_parallel, save_result
+from harness import Provenance, publish, run_parallel
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from cdm_estimators.outlier import DETECTOR_STEPS
@@ -84,11 +84,8 @@ def main():
         rows = run_parallel(run_one, tasks, args.jobs, args.threads)
     sections = {f"Protocol 1: mean ROC-AUC over seeds {args.seeds} (best per set in bold)":
                 table(rows, args.methods, 1)}
-    for text in sections.values():
-        print(text)
-    path = save_result(args.name, "Anomaly detection on scikit-learn's shipped data",
-                       "\n\n".join(__doc__.split("\n\n")[2:5]), sections, rows, provenance)
-    print(f"Wrote {path}")
+    publish(args.name, "Anomaly detection on scikit-learn's shipped data",
+            "\n\n".join(__doc__.split("\n\n")[2:5]), sections, rows, provenance)
 
 
 if __name__ == "__main__":

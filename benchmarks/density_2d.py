@@ -20,8 +20,8 @@ from harness import (
     Provenance,
     estimators_for_record,
     known_density_task,
+    publish,
     run_parallel,
-    save_result,
 )
 
 from cdm_estimators.comparison import results_to_markdown
@@ -60,15 +60,10 @@ def main():
             pivot_markdown(rows, normalised=True),
         "Everything": results_to_markdown(rows, {"family": "dataset"}),
     }
-    for text in sections.values():
-        print(text + "\n")
-    if not args.no_save:
-        path = save_result(
-            args.name, f"Known 2-D densities, seed {args.seed}",
+    publish(args.name, f"Known 2-D densities, seed {args.seed}",
             DESCRIPTION + f"\n{args.n_train:,} training and {args.n_test:,} test rows per "
             "set, drawn with the seed, which also seeds every estimator.",
-            sections, rows, provenance)
-        print(f"Wrote {path}")
+            sections, rows, provenance, save=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from harness import (
     Provenance,
     estimators_for_record,
     known_density_task,
+    publish,
     run_parallel,
-    save_result,
 )
 
 from cdm_estimators.comparison import results_to_markdown
@@ -77,17 +77,12 @@ def main():
             pivot_markdown(rows, normalised=True)
     sections["Everything"] = results_to_markdown(
         rows, {"family": "family", "dim": "dim", "seed": "seed"})
-    for text in sections.values():
-        print(text + "\n")
-    if not args.no_save:
-        path = save_result(
-            args.name, f"Density chasm: {', '.join(args.families)} in "
+    publish(args.name, f"Density chasm: {', '.join(args.families)} in "
             f"{', '.join(map(str, args.dims))} dimensions, seed(s) "
             f"{', '.join(map(str, args.seeds))}",
             DESCRIPTION + f"\n{args.n_train:,} training and {args.n_test:,} test rows per "
             "density, drawn with the seed, which also seeds every estimator.",
-            sections, rows, provenance)
-        print(f"Wrote {path}")
+            sections, rows, provenance, save=not args.no_save)
 
 
 def _cases(rows):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from adbench import DEFAULT_DATA, load, split
-from harness import Provenance, run_parallel, save_result
+from harness import Provenance, publish, run_parallel
 from sklearn.metrics import roc_auc_score
 
 from cdm_estimators import CDMOutlierDetector
@@ -114,11 +114,8 @@ def main():
         f"Fit time on 10,000 x 100, {args.timing_threads} torch threads, alone":
             "\n".join(timings),
     }
-    for text in sections.values():
-        print(text)
-    path = save_result(args.name, "CDM detector: ROC-AUC against the training budget",
-                       __doc__.split("\n\n")[1], sections, rows, provenance)
-    print(f"Wrote {path}")
+    publish(args.name, "CDM detector: ROC-AUC against the training budget",
+            __doc__.split("\n\n")[1], sections, rows, provenance)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from adbench import DEFAULT_DATA, load, split
 from builtin_anomaly import builtin_tables
-from harness import Provenance, run_parallel, save_result
+from harness import Provenance, publish, run_parallel
 from sklearn.metrics import roc_auc_score
 
 from cdm_estimators import CDMOutlierDetector
@@ -148,11 +148,8 @@ def main():
     sections = {f"Mean over {len(data)} tables and seeds {args.seeds}, protocol 1":
                 summary(rows, args.variants),
                 "Mean ROC-AUC per table (over the seeds)": per_set(rows, args.variants)}
-    for text in sections.values():
-        print(text)
-    path = save_result(args.name, "CDM detector variants",
-                       "\n\n".join(__doc__.split("\n\n")[2:3]), sections, rows, provenance)
-    print(f"Wrote {path}")
+    publish(args.name, "CDM detector variants", "\n\n".join(__doc__.split("\n\n")[2:3]),
+            sections, rows, provenance)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,16 @@ def save_result(name: str, title: str, description: str, sections: Mapping[str, 
     return path
 
 
+
+def publish(name: str, title: str, description: str, sections: Mapping[str, str],
+            rows: list[dict], provenance: Provenance, save: bool = True) -> None:
+    """Print the tables of ``sections`` and, with ``save``, write them with
+    :func:`save_result` and print where."""
+    for text in sections.values():
+        print(text + "\n")
+    if save:
+        print(f"Wrote {save_result(name, title, description, sections, rows, provenance)}")
+
 # ------------------------------------------------------------------- known-density benchmarks
 def known_density_task(family: str, dim: int | None, seed: int, n_train: int, n_test: int,
                        methods: list[str], common: dict) -> list[dict]:
