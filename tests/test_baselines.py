@@ -7,7 +7,14 @@ from scipy.stats import multivariate_normal
 
 from cdm_estimators import NoiseContrastiveEstimator, TelescopingDensityRatioEstimator
 from cdm_estimators.baselines.nce import NCENet
-from cdm_estimators.baselines.tre import QuadraticHeads, TRENet, TRENetwork, waymark_scales
+from cdm_estimators.baselines.tre import (
+    FULL_HEAD_LIMIT,
+    LowRankQuadraticHeads,
+    QuadraticHeads,
+    TRENet,
+    TRENetwork,
+    waymark_scales,
+)
 from cdm_estimators.mcmc import mala
 
 
@@ -29,11 +36,47 @@ def test_quadratic_heads_compute_quadratic_forms():
     torch.testing.assert_close(out[:, k], expected)
 
 
-def test_tre_network_starts_at_zero_but_its_body_is_alive():
-    net = TRENetwork(2, 4, width=8, n_blocks=1)
+def test_low_rank_heads_share_one_projection():
+    heads = LowRankQuadraticHeads(4, 3, rank=2)
+    with torch.no_grad():
+        for p in heads.parameters():
+            p.normal_()
+    u = torch.randn(6, 4)
+    P = heads.forms.projection.weight  # (rank, D)
+    w = heads.forms.quadratic.weight  # (heads, rank + D)
+    k = 2
+    matrix = P.T @ torch.diag(w[k, :2]) @ P
+    expected = (u @ matrix * u).sum(1) + u @ w[k, 2:] + heads.bias[k]
+    torch.testing.assert_close(heads(u)[:, k], expected)
+
+
+@pytest.mark.parametrize("rank", [None, 3])
+def test_tre_network_starts_at_zero_but_its_body_is_alive(rank):
+    net = TRENetwork(2, 4, width=8, n_blocks=1, quadratic_rank=rank)
     x = torch.randn(6, 2)
     assert torch.equal(net(x), torch.zeros(6, 4))
     assert net.body(x).abs().sum() > 0
+
+
+@pytest.mark.parametrize("n_features,rank,heads", [
+    (FULL_HEAD_LIMIT - 4, "auto", QuadraticHeads),
+    (FULL_HEAD_LIMIT - 3, "auto", LowRankQuadraticHeads),
+    (5, 2, LowRankQuadraticHeads), (FULL_HEAD_LIMIT, "full", QuadraticHeads)])
+def test_tre_quadratic_rank_picks_the_heads(n_features, rank, heads):
+    """``"auto"`` keeps full heads up to FULL_HEAD_LIMIT inputs (features + 4 learned ones here)."""
+    X = np.random.RandomState(0).normal(size=(40, n_features))
+    est = TelescopingDensityRatioEstimator(
+        n_ratios=2, n_head_features=4, quadratic_rank=rank, hidden_width=8, n_blocks=1,
+        max_epochs=1, random_state=0).fit(X)
+    assert type(est.net_.module_.heads) is heads
+    assert np.all(np.isfinite(est.score_samples(X[:3])))
+
+
+@pytest.mark.parametrize("rank", [0, -1, 2.5, "low", True])
+def test_tre_bad_quadratic_rank_names_itself(rank):
+    with pytest.raises(ValueError, match="quadratic_rank must be 'auto', 'full' or an int"):
+        TelescopingDensityRatioEstimator(quadratic_rank=rank, max_epochs=1).fit(
+            np.random.RandomState(0).normal(size=(20, 2)))
 
 
 class GaussianRatios(torch.nn.Module):

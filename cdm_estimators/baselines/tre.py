@@ -5,8 +5,10 @@ Waymarks bridge the data ``x_0`` and the noise ``y ~ N(0, I)``:
 A classifier per neighbouring pair estimates ``log r_k = log p_k - log p_{k+1}`` with a
 logistic loss, and the ratios telescope:
 ``log p_0(x) = log N(x; 0, I) + sum_k log r_k(x)``. The ratios share one network body and
-each has its own quadratic head, as in the paper.
+each has its own quadratic head, as in the paper (or, on wide inputs, a low-rank one).
 """
+
+import numbers
 
 import numpy as np
 import torch
@@ -16,16 +18,22 @@ from torch import nn
 
 from ..base import NeuralDensityEstimator, check_number
 from ..net import DensityNet
-from ..networks import ResidualMLP
+from ..networks import AUTO_QUADRATIC_RANK, QuadraticSkip, ResidualMLP
 from ..objective import log_std_normal
 
 __all__ = [
+    "FULL_HEAD_LIMIT",
+    "LowRankQuadraticHeads",
     "QuadraticHeads",
     "TRENet",
     "TRENetwork",
     "TelescopingDensityRatioEstimator",
     "waymark_scales",
 ]
+
+#: Widest head input (input features plus learned features) that ``quadratic_rank="auto"``
+#: gives full quadratic heads; wider inputs get rank ``AUTO_QUADRATIC_RANK``.
+FULL_HEAD_LIMIT = 256
 
 
 def waymark_scales(n_ratios: int, power: float) -> np.ndarray:
@@ -64,6 +72,34 @@ class QuadraticHeads(nn.Module):
         return quad + u @ self.linear.T + self.bias
 
 
+class LowRankQuadraticHeads(nn.Module):
+    """``n_heads`` quadratic forms that share a projection: ``w_k^T [(P u)^2, u] + c_k``.
+
+    Head ``k`` is ``u^T P^T diag(w_k) P u`` plus a linear term: ``rank * (D + n_heads)``
+    weights instead of the ``n_heads * D^2`` of :class:`QuadraticHeads`. The shared ``P``
+    suits TRE's waymarks: for Gaussian data every waymark's covariance,
+    ``(1 - a_k^2) Sigma + a_k^2 I``, has the eigenvectors of ``Sigma``, so at full rank one
+    projection serves every ratio exactly. The heads start at zero.
+
+    Parameters
+    ----------
+    n_features : int
+        Dimension ``D`` of ``u``.
+    n_heads : int
+        Number of heads (one per ratio).
+    rank : int
+        Rows of the shared projection ``P``.
+    """
+
+    def __init__(self, n_features: int, n_heads: int, rank: int) -> None:
+        super().__init__()
+        self.forms = QuadraticSkip(n_features, n_heads, rank)
+        self.bias = nn.Parameter(torch.zeros(n_heads))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.forms(u) + self.bias
+
+
 class TRENetwork(nn.Module):
     """Shared residual body and one quadratic head per ratio.
 
@@ -82,19 +118,27 @@ class TRENetwork(nn.Module):
         Residual blocks of the body.
     n_head_features : int, default=16
         Learned features passed to the heads.
+    quadratic_rank : int or None, default=None
+        None gives every head a full quadratic form (:class:`QuadraticHeads`); an int, heads
+        of that rank sharing one projection (:class:`LowRankQuadraticHeads`).
 
     Examples
     --------
     >>> TRENetwork(3, 5, width=16, n_blocks=1)(torch.zeros(4, 3)).shape
     torch.Size([4, 5])
+    >>> TRENetwork(300, 5, width=16, n_blocks=1, quadratic_rank=8)(torch.zeros(4, 300)).shape
+    torch.Size([4, 5])
     """
 
     def __init__(self, n_features: int, n_ratios: int, width: int = 128, n_blocks: int = 3,
-                 n_head_features: int = 16) -> None:
+                 n_head_features: int = 16, quadratic_rank: int | None = None) -> None:
         super().__init__()
         self.body = ResidualMLP(n_features, n_head_features, width, n_blocks)
         nn.init.normal_(self.body.head[-1].weight, std=width**-0.5)  # live features from step 0
-        self.heads = QuadraticHeads(n_features + n_head_features, n_ratios)
+        head_features = n_features + n_head_features
+        self.heads: nn.Module = (
+            QuadraticHeads(head_features, n_ratios) if quadratic_rank is None
+            else LowRankQuadraticHeads(head_features, n_ratios, quadratic_rank))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
@@ -164,6 +208,14 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         waymarks near the data.
     n_head_features : int, default=16
         Learned features the quadratic heads see next to the input.
+    quadratic_rank : "auto", "full" or int, default="auto"
+        The heads' quadratic forms over their ``D = n_features + n_head_features`` inputs:
+        ``"full"`` gives each ratio its own ``D x D`` matrix (the paper's heads,
+        :class:`QuadraticHeads`); an int ``r >= 1``, rank-``r`` forms sharing one projection
+        (:class:`LowRankQuadraticHeads`), ``r * (D + n_ratios)`` weights instead of
+        ``n_ratios * D^2``; ``"auto"`` is ``"full"`` up to ``D = 256`` and rank 64 beyond,
+        where full heads cost more time and memory than the body (a table of 1,500 features
+        would need 25 million head weights).
     module : nn.Module, callable or None, default=None
         The network, mapping ``(n, n_features)`` to ``(n, n_ratios)`` log-ratios. ``None``
         builds a :class:`TRENetwork`; a callable is called as ``module(n_features, n_ratios)``;
@@ -266,7 +318,8 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
     """
 
     _auto_steps = 4_000
-    _network_params = NeuralDensityEstimator._network_params + ("n_ratios", "n_head_features",)
+    _network_params = NeuralDensityEstimator._network_params + ("n_ratios", "n_head_features",
+                                                                "quadratic_rank")
     _net_class = TRENet
     _fit_label = "TRE fit"
     _outputs_doc = "n_ratios log-ratios"
@@ -277,6 +330,7 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         waymark_power=1.0,
         *,
         n_head_features=16,
+        quadratic_rank="auto",
         module=None,
         hidden_width=128,
         n_blocks=3,
@@ -301,6 +355,7 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         self.n_ratios = n_ratios
         self.waymark_power = waymark_power
         self.n_head_features = n_head_features
+        self.quadratic_rank = quadratic_rank
         self.module = module
         self.hidden_width = hidden_width
         self.n_blocks = n_blocks
@@ -326,6 +381,12 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         check_number("n_ratios", self.n_ratios, 1, integer=True)
         check_number("waymark_power", self.waymark_power, 0, low_open=True)
         check_number("n_head_features", self.n_head_features, 0, integer=True)
+        rank = self.quadratic_rank
+        if isinstance(rank, str) and rank in ("auto", "full"):
+            return
+        if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1:
+            raise ValueError(f"quadratic_rank must be 'auto', 'full' or an int >= 1; got "
+                             f"{rank!r}.")
 
     def _prepare_fit(self, X):
         self.waymark_scales_ = waymark_scales(self.n_ratios, self.waymark_power)
@@ -335,7 +396,17 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
 
     def _default_module(self, n_features):
         return TRENetwork(n_features, self.n_ratios, self.hidden_width, self.n_blocks,
-                          self.n_head_features)
+                          self.n_head_features, self._head_rank(n_features))
+
+    def _head_rank(self, n_features):
+        """The default network's head rank: None for full heads (see ``quadratic_rank``)."""
+        if self.quadratic_rank == "full" or (
+                self.quadratic_rank == "auto"
+                and n_features + self.n_head_features <= FULL_HEAD_LIMIT):
+            return None
+        if self.quadratic_rank == "auto":
+            return AUTO_QUADRATIC_RANK
+        return int(self.quadratic_rank)
 
     def _net_params(self):
         return {"scales": self.waymark_scales_}
