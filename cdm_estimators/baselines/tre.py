@@ -76,8 +76,8 @@ class LowRankQuadraticHeads(nn.Module):
     """``n_heads`` quadratic forms that share a projection: ``w_k^T [(P u)^2, u] + c_k``.
 
     Head ``k`` is ``u^T P^T diag(w_k) P u`` plus a linear term: ``rank * (D + n_heads)``
-    weights instead of the ``n_heads * D^2`` of :class:`QuadraticHeads`. The shared ``P``
-    suits TRE's waymarks: for Gaussian data every waymark's covariance,
+    quadratic weights instead of the ``n_heads * D^2`` of :class:`QuadraticHeads`. The
+    shared ``P`` suits TRE's waymarks: for Gaussian data every waymark's covariance,
     ``(1 - a_k^2) Sigma + a_k^2 I``, has the eigenvectors of ``Sigma``, so at full rank one
     projection serves every ratio exactly. The heads start at zero.
 
@@ -212,10 +212,10 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         The heads' quadratic forms over their ``D = n_features + n_head_features`` inputs:
         ``"full"`` gives each ratio its own ``D x D`` matrix (the paper's heads,
         :class:`QuadraticHeads`); an int ``r >= 1``, rank-``r`` forms sharing one projection
-        (:class:`LowRankQuadraticHeads`), ``r * (D + n_ratios)`` weights instead of
-        ``n_ratios * D^2``; ``"auto"`` is ``"full"`` up to ``D = 256`` and rank 64 beyond,
-        where full heads cost more time and memory than the body (a table of 1,500 features
-        would need 25 million head weights).
+        (:class:`LowRankQuadraticHeads`), ``r * (D + n_ratios)`` quadratic weights instead
+        of ``n_ratios * D^2``; ``"auto"`` is ``"full"`` up to ``D = 256`` and rank 64 beyond
+        (full heads hold 655,000 weights at ``D = 256`` with 10 ratios, 25 million for a
+        table of 1,500 features, and cost each step time in proportion).
     module : nn.Module, callable or None, default=None
         The network, mapping ``(n, n_features)`` to ``(n, n_ratios)`` log-ratios. ``None``
         builds a :class:`TRENetwork`; a callable is called as ``module(n_features, n_ratios)``;
