@@ -88,8 +88,9 @@ def run_one(spec: str, name: str, X: np.ndarray, y: np.ndarray, seed: int) -> di
     for detector in detectors:
         detector.fit(X_train)
     fit_time = time.perf_counter() - start
-    scores = np.mean([d.score_samples(X_test) for d in detectors], axis=0)
-    views = np.mean([d.score_views(X_test) for d in detectors], axis=0)
+    member_views = [d.score_views(X_test) for d in detectors]
+    scores = np.mean([v.min(axis=1) for v in member_views], axis=0)  # each one's score_samples
+    views = np.mean(member_views, axis=0)
     auc = {view: roc_auc_score(y_test, -views[:, j])
            for j, view in enumerate(detectors[0].view_names_)}
     row = {"variant": spec, "set": name, "seed": seed, "fit_time_s": fit_time,
