@@ -384,9 +384,11 @@ class TelescopingDensityRatioEstimator(NeuralDensityEstimator):
         rank = self.quadratic_rank
         if isinstance(rank, str) and rank in ("auto", "full"):
             return
-        if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1:
-            raise ValueError(f"quadratic_rank must be 'auto', 'full' or an int >= 1; got "
-                             f"{rank!r}.")
+        message = f"quadratic_rank must be 'auto', 'full' or an int >= 1; got {rank!r}."
+        if isinstance(rank, bool) or not isinstance(rank, (str, numbers.Integral)):
+            raise TypeError(message)  # as the CDM's and NCE's quadratic_rank
+        if isinstance(rank, str) or rank < 1:
+            raise ValueError(message)
 
     def _prepare_fit(self, X):
         self.waymark_scales_ = waymark_scales(self.n_ratios, self.waymark_power)
