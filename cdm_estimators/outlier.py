@@ -16,6 +16,7 @@ rows.
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
@@ -27,7 +28,7 @@ from .estimator import ClassificationDensityEstimator
 
 __all__ = ["AUTO_FALSE_POSITIVE_RATE", "DETECTOR_STEPS", "LARGE_TABLE_MARGIN",
            "LARGE_TABLE_ROWS", "MIN_NOISE_SCALE", "SCORES", "CDMOutlierDetector",
-           "DensityOutlierDetector"]
+           "DensityOutlierDetector", "DetectorMember"]
 
 #: Values of ``score_type``.
 SCORES = ("log_density", "noise_level", "multiscale", "combined")
@@ -110,24 +111,37 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         Fraction of the training rows held out to set the threshold (and, with
         ``"multiscale"``, to standardise the levels); the density is fitted on the others.
         At least one row is held out and at least two are fitted.
+    n_members : int >= 1, default=1
+        Density estimators fitted on the same rows with different seeds (the estimator's
+        ``random_state``, drawn from this detector's); each member's views are standardised
+        on the same held-out rows and the views averaged over the members before the
+        minimum, which evens out the seed-to-seed spread of a briefly trained network at
+        ``n_members`` times the fit and scoring time. More than one needs an estimator with a
+        ``random_state`` parameter (a deterministic one would give identical members).
     random_state : int, RandomState instance or None, default=None
         Seed of the hold-out split, and of the default estimator when ``estimator`` is None.
 
     Attributes
     ----------
     estimator_ : estimator
-        The fitted density (on the rows not held out).
+        The fitted density (on the rows not held out); with ``n_members > 1``, the first
+        member's.
+    estimators_ : list of estimators
+        Every member's fitted density (``estimators_[0]`` is ``estimator_``).
     timesteps_ : ndarray of int
         With ``"multiscale"`` or ``"combined"``: the noise levels of the score.
     level_mean_, level_scale_ : ndarray of shape (n_levels,)
         With ``"multiscale"`` or ``"combined"``: mean and standard deviation of the
-        held-out rows' log-densities at each level.
+        held-out rows' log-densities at each level (the first member's; every member's
+        standardisation is in ``members_``).
     level_margin_ : float
         With ``"multiscale"`` or ``"combined"``: the margin in use (``level_margin``, with
         ``"auto"`` resolved by the number of training rows).
     noise_mean_, noise_scale_ : float
         With ``"combined"``: mean and standard deviation of the held-out rows' expected
-        noise level (the scale at least ``MIN_NOISE_SCALE``, one class).
+        noise level (the scale at least ``MIN_NOISE_SCALE``, one class; the first member's).
+    members_ : list of DetectorMember
+        Each member's fitted density and held-out standardisation.
     view_names_ : list of str
         Names of the columns of :meth:`score_views`: ``"log_density_t{t}"`` for each level
         of ``timesteps_`` and ``"noise_level"`` (``"combined"``), or ``[score_type]``.
@@ -163,7 +177,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
 
     def __init__(self, estimator=None, contamination="auto", score_type="log_density",
                  n_scales=8, level_margin="auto", training_steps=None, holdout_fraction=0.2,
-                 random_state=None):
+                 n_members=1, random_state=None):
         self.estimator = estimator
         self.contamination = contamination
         self.score_type = score_type
@@ -171,6 +185,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         self.level_margin = level_margin
         self.training_steps = training_steps
         self.holdout_fraction = holdout_fraction
+        self.n_members = n_members
         self.random_state = random_state
 
     def _check_params(self):
@@ -188,6 +203,14 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         if (isinstance(self.n_scales, bool) or not isinstance(self.n_scales, numbers.Integral)
                 or self.n_scales < 2):
             raise ValueError(f"n_scales must be an int >= 2; got {self.n_scales!r}.")
+        members = self.n_members
+        if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
+            raise ValueError(f"n_members must be an int >= 1; got {members!r}.")
+        if (members > 1 and self.estimator is not None
+                and "random_state" not in self.estimator.get_params(deep=False)):
+            raise ValueError(f"n_members={members} needs an estimator with a random_state "
+                             f"parameter (members differ only by their seed); "
+                             f"{type(self.estimator).__name__} has none. Use n_members=1.")
         margin = self.level_margin
         if not (isinstance(margin, str) and margin == "auto") and (
                 isinstance(margin, (bool, str)) or not isinstance(margin, numbers.Real)
@@ -204,12 +227,15 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
                              f"ClassificationDensityEstimator (its noise-level classifier); got "
                              f"{type(self.estimator).__name__}. Use score_type='log_density'.")
 
-    def _make_estimator(self, random_state):
-        """A fresh density estimator with this detector's training budget."""
+    def _make_estimator(self, random_state, member=0):
+        """A fresh density estimator with this detector's training budget; members after the
+        first get a seed drawn from ``random_state``."""
         if self.estimator is None:
             estimator = self._default_estimator(random_state.randint(np.iinfo(np.int32).max))
         else:
             estimator = clone(self.estimator)
+            if member > 0:
+                estimator.set_params(random_state=random_state.randint(np.iinfo(np.int32).max))
         if (self.training_steps is not None and isinstance(estimator, NeuralDensityEstimator)
                 and estimator.max_epochs == "auto"):
             # Read by NeuralDensityEstimator._n_epochs; lives on this clone only.
@@ -240,20 +266,23 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         order = random_state.permutation(n)
         fit_rows, holdout_rows = order[n_holdout:], order[:n_holdout]
-        self.estimator_ = self._make_estimator(random_state).fit(X[fit_rows])
+        self.members_ = []
+        for member in range(self.n_members):
+            estimator = self._make_estimator(random_state, member).fit(X[fit_rows])
+            if member == 0 and self.score_type in ("multiscale", "combined"):
+                self.timesteps_ = np.unique(np.round(np.linspace(
+                    0, estimator.schedule_.n_classes - 2, self.n_scales)).astype(int))
+                self.level_margin_ = float(
+                    self.level_margin if self.level_margin != "auto" else
+                    LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
+            self.members_.append(self._standardised_member(estimator, X[holdout_rows]))
+        self.estimators_ = [m.estimator for m in self.members_]
+        first = self.members_[0]
+        self.estimator_ = first.estimator
         if self.score_type in ("multiscale", "combined"):
-            self.timesteps_ = np.unique(np.round(np.linspace(
-                0, self.estimator_.schedule_.n_classes - 2, self.n_scales)).astype(int))
-            self.level_margin_ = float(self.level_margin if self.level_margin != "auto" else
-                                       LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
-            levels, expected = self._raw_views(X[holdout_rows])
-            self.level_mean_, self.level_scale_ = _standardiser(levels)
+            self.level_mean_, self.level_scale_ = first.level_mean, first.level_scale
             if self.score_type == "combined":
-                mean, scale = _standardiser(expected[:, None])
-                # In classes; an untrained classifier puts every row at about the same
-                # level, and dividing by that tiny spread would amplify float32 rounding.
-                self.noise_mean_ = float(mean[0])
-                self.noise_scale_ = max(float(scale[0]), MIN_NOISE_SCALE)
+                self.noise_mean_, self.noise_scale_ = first.noise_mean, first.noise_scale
             self.view_names_ = [f"log_density_t{t}" for t in self.timesteps_]
             if self.score_type == "combined":
                 self.view_names_.append("noise_level")
@@ -262,6 +291,20 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         self.holdout_scores_ = self._score(X[holdout_rows])
         self.offset_ = self._threshold(self.contamination)
         return self
+
+    def _standardised_member(self, estimator, X_holdout):
+        """A fitted density with the held-out standardisation of its views."""
+        member = DetectorMember(estimator)
+        if self.score_type in ("multiscale", "combined"):
+            levels, expected = estimator._levels_and_expected_level(X_holdout, self.timesteps_)
+            member.level_mean, member.level_scale = _standardiser(levels)
+            if self.score_type == "combined":
+                mean, scale = _standardiser(expected[:, None])
+                # In classes; an untrained classifier puts every row at about the same
+                # level, and dividing by that tiny spread would amplify float32 rounding.
+                member.noise_mean = float(mean[0])
+                member.noise_scale = max(float(scale[0]), MIN_NOISE_SCALE)
+        return member
 
     def _threshold(self, contamination):
         rate = AUTO_FALSE_POSITIVE_RATE if contamination == "auto" else float(contamination)
@@ -324,24 +367,29 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         return self._view_matrix(X).min(axis=1)
 
     def _view_matrix(self, X):
+        """The views of ``X``, averaged over the members."""
+        views = self._member_views(self.members_[0], X)
+        for member in self.members_[1:]:
+            views += self._member_views(member, X)
+        return views / len(self.members_) if len(self.members_) > 1 else views
+
+    def _member_views(self, member, X):
+        estimator = member.estimator
         if self.score_type == "noise_level":
-            proba = self.estimator_.noise_level_proba(X)
+            proba = estimator.noise_level_proba(X)
             levels = np.arange(proba.shape[1])
             return (-(proba @ levels) / (proba.shape[1] - 1))[:, None]
         if self.score_type in ("multiscale", "combined"):
-            levels, expected = self._raw_views(X)
-            standardised = (levels - self.level_mean_) / self.level_scale_
+            # Log-densities at the levels timesteps_ and the expected noise level, from one
+            # forward pass.
+            levels, expected = estimator._levels_and_expected_level(X, self.timesteps_)
+            standardised = (levels - member.level_mean) / member.level_scale
             standardised[:, self.timesteps_ > 0] += self.level_margin_
             if self.score_type == "combined":
-                noise = -(expected - self.noise_mean_) / self.noise_scale_
+                noise = -(expected - member.noise_mean) / member.noise_scale
                 standardised = np.column_stack([standardised, noise])
             return standardised
-        return np.asarray(self.estimator_.score_samples(X), dtype=np.float64)[:, None]
-
-    def _raw_views(self, X):
-        """Log-densities of ``X`` at the noise levels ``timesteps_`` (one column each) and
-        the expected noise level of each row, from one forward pass."""
-        return self.estimator_._levels_and_expected_level(X, self.timesteps_)
+        return np.asarray(estimator.score_samples(X), dtype=np.float64)[:, None]
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
@@ -409,13 +457,17 @@ class CDMOutlierDetector(DensityOutlierDetector):
         the density estimator's own budget (12,000 steps, with early stopping).
     holdout_fraction : float in (0, 1), default=0.2
         As in :class:`DensityOutlierDetector`.
+    n_members : int >= 1, default=1
+        CDMs fitted on the same rows with different seeds, their views averaged (as in
+        :class:`DensityOutlierDetector`): each one more costs one more fit.
     random_state : int, RandomState instance or None, default=None
         Seeds the hold-out split and the default CDM: the same value gives the same fit and
         scores on the same device.
 
     Fitted attributes are those of :class:`DensityOutlierDetector` (``estimator_``,
-    ``timesteps_``, ``level_mean_``, ``level_scale_``, ``level_margin_``, ``noise_mean_``,
-    ``noise_scale_``, ``offset_``, ``holdout_scores_``, ``n_features_in_``).
+    ``estimators_``, ``members_``, ``timesteps_``, ``level_mean_``, ``level_scale_``,
+    ``level_margin_``, ``noise_mean_``, ``noise_scale_``, ``offset_``, ``holdout_scores_``,
+    ``n_features_in_``).
 
     Notes
     -----
@@ -435,11 +487,11 @@ class CDMOutlierDetector(DensityOutlierDetector):
 
     def __init__(self, estimator=None, contamination="auto", score_type="combined",
                  n_scales=8, level_margin="auto", training_steps=DETECTOR_STEPS,
-                 holdout_fraction=0.2, random_state=None):
+                 holdout_fraction=0.2, n_members=1, random_state=None):
         super().__init__(estimator=estimator, contamination=contamination,
                          score_type=score_type, n_scales=n_scales, level_margin=level_margin,
                          training_steps=training_steps, holdout_fraction=holdout_fraction,
-                         random_state=random_state)
+                         n_members=n_members, random_state=random_state)
 
     def _check_params(self):
         if self.estimator is not None and not isinstance(self.estimator,
@@ -452,6 +504,28 @@ class CDMOutlierDetector(DensityOutlierDetector):
     def _default_estimator(self, seed):
         return ClassificationDensityEstimator(early_stopping=False, normalize=False,
                                               random_state=seed)
+
+
+@dataclass
+class DetectorMember:
+    """One fitted density of a detector and the held-out standardisation of its views.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The fitted density estimator.
+    level_mean, level_scale : ndarray of shape (n_levels,) or None
+        Mean and standard deviation of the held-out rows' log-densities at each level
+        (``"multiscale"`` and ``"combined"`` scores).
+    noise_mean, noise_scale : float or None
+        Mean and spread of the held-out rows' expected noise level (``"combined"``).
+    """
+
+    estimator: object
+    level_mean: np.ndarray | None = None
+    level_scale: np.ndarray | None = None
+    noise_mean: float | None = None
+    noise_scale: float | None = None
 
 
 def _standardiser(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -143,6 +143,9 @@ def test_cdm_inside_a_pipeline_flags_far_rows():
     (dict(level_margin=-1.0), "level_margin"),
     (dict(level_margin="large"), "level_margin"),
     (dict(level_margin=np.inf), "level_margin"),
+    (dict(n_members=0), "n_members"),
+    (dict(n_members=1.5), "n_members"),
+    (dict(n_members=True), "n_members"),
 ])
 def test_bad_parameters_are_named(params, match, normal):
     with pytest.raises(ValueError, match=match):
@@ -397,3 +400,45 @@ def test_score_views_refuse_unfitted_use_and_wrong_features(clusters_detectors):
         CDMOutlierDetector().score_views(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="features"):
         detectors["combined"].score_views(np.zeros((3, 5)))
+
+
+# ------------------------------------------------------------------ several members
+@pytest.mark.parametrize("score", ["log_density", "combined"])
+def test_members_share_the_held_out_rows_and_average_their_views(score):
+    X, rows = two_clusters(600), two_clusters(40, seed=3)
+    single = DensityOutlierDetector(tiny("CDM", max_epochs=8, n_timesteps=10),
+                                    score_type=score, random_state=0).fit(X)
+    det = DensityOutlierDetector(tiny("CDM", max_epochs=8, n_timesteps=10),
+                                 score_type=score, n_members=3, random_state=0).fit(X)
+    assert len(det.members_) == 3 and det.estimators_[0] is det.estimator_
+    # The first member is the one-member detector (the user's seed); the others draw theirs.
+    assert det.estimator_.random_state == 0
+    assert len({e.random_state for e in det.estimators_}) == 3
+    np.testing.assert_allclose(det._member_views(det.members_[0], rows),
+                               single.score_views(rows), rtol=1e-10, atol=1e-10)
+    views = [det._member_views(m, rows) for m in det.members_]
+    np.testing.assert_allclose(det.score_views(rows), np.mean(views, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(det.score_samples(rows), det.score_views(rows).min(axis=1))
+    held_out = X[np.random.RandomState(0).permutation(len(X))[:round(0.2 * len(X))]]
+    np.testing.assert_allclose(det.holdout_scores_, det.score_samples(held_out), rtol=1e-10)
+    if score == "combined":  # each member standardised on those same held-out rows
+        for member in det.members_:
+            at_levels = member.estimator.score_samples_by_level(held_out, det.timesteps_)
+            np.testing.assert_allclose(member.level_mean, at_levels.mean(0), rtol=1e-10)
+    assert not np.allclose(views[0], views[1])
+
+
+def test_cdm_detector_members_are_seeded_by_random_state():
+    X, X_new = two_clusters(400), two_clusters(100, seed=1)
+    a = CDMOutlierDetector(training_steps=10, n_members=2, random_state=3).fit(X)
+    b = pickle.loads(pickle.dumps(
+        CDMOutlierDetector(training_steps=10, n_members=2, random_state=3).fit(X)))
+    np.testing.assert_array_equal(a.score_samples(X_new), b.score_samples(X_new))
+    assert a.offset_ == b.offset_
+    one = CDMOutlierDetector(training_steps=10, random_state=3).fit(X)
+    assert a.estimator_.random_state == one.estimator_.random_state
+
+
+def test_members_need_an_estimator_with_a_seed(normal):
+    with pytest.raises(ValueError, match="n_members=2 needs an estimator with a random_state"):
+        kde_detector(n_members=2).fit(normal[0])
