@@ -11,8 +11,10 @@ other name is set on its default CDM (``lr``, ``n_timesteps``, ``batch_size``,
 ``hidden_width``, ``schedule``...), which keeps the seed it draws from ``random_state``, so
 ``base`` reproduces the CDM column of the other anomaly benchmarks on the same splits.
 ``members=k`` (k >= 2) fits ``k`` such detectors, the first with ``random_state=seed``, the
-others with ``seed + 10_000 * j``, and averages their scores (their views too); with
-``training_steps=1000 // k`` the ensemble costs the steps of one default fit.
+others with ``seed + 10_000 * j`` (so each its own hold-out split), and averages their
+scores (their views too); with ``training_steps=1000 // k`` the ensemble costs the steps of
+one default fit. The detector's own ``n_members=k`` (one hold-out split shared by the
+members, views averaged before the minimum) is an ordinary detector parameter here.
 Tables: ``builtin`` (the eleven tables of ``builtin_anomaly.py``, which played no part in
 choosing the defaults) and/or file stems of ``--data`` (ADBench). Protocol 1 of
 ``adbench.py``. Reported per variant: the mean ROC-AUC of ``score_samples`` and of the
