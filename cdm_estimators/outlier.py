@@ -207,7 +207,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
             raise ValueError(f"n_members must be an int >= 1; got {members!r}.")
         if (members > 1 and self.estimator is not None
-                and "random_state" not in self.estimator.get_params(deep=False)):
+                and "random_state" not in getattr(self.estimator, "get_params", dict)()):
             raise ValueError(f"n_members={members} needs an estimator with a random_state "
                              f"parameter (members differ only by their seed); "
                              f"{type(self.estimator).__name__} has none. Use n_members=1.")

@@ -439,6 +439,18 @@ def test_cdm_detector_members_are_seeded_by_random_state():
     assert a.estimator_.random_state == one.estimator_.random_state
 
 
+class SeedlessDensity:
+    """A density estimator outside scikit-learn's API: fit and score_samples, no params."""
+
+    def fit(self, X):
+        return self
+
+    def score_samples(self, X):
+        return -np.square(X).sum(axis=1)
+
+
 def test_members_need_an_estimator_with_a_seed(normal):
     with pytest.raises(ValueError, match="n_members=2 needs an estimator with a random_state"):
         kde_detector(n_members=2).fit(normal[0])
+    with pytest.raises(ValueError, match="SeedlessDensity has none"):
+        DensityOutlierDetector(SeedlessDensity(), n_members=3).fit(normal[0])
