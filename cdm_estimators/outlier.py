@@ -266,15 +266,15 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         order = random_state.permutation(n)
         fit_rows, holdout_rows = order[n_holdout:], order[:n_holdout]
+        if self.score_type in ("multiscale", "combined"):
+            self.level_margin_ = float(self.level_margin if self.level_margin != "auto" else
+                                       LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
         self.members_ = []
         for member in range(self.n_members):
             estimator = self._make_estimator(random_state, member).fit(X[fit_rows])
             if member == 0 and self.score_type in ("multiscale", "combined"):
                 self.timesteps_ = np.unique(np.round(np.linspace(
                     0, estimator.schedule_.n_classes - 2, self.n_scales)).astype(int))
-                self.level_margin_ = float(
-                    self.level_margin if self.level_margin != "auto" else
-                    LARGE_TABLE_MARGIN if n >= LARGE_TABLE_ROWS else 0.0)
             self.members_.append(self._standardised_member(estimator, X[holdout_rows]))
         self.estimators_ = [m.estimator for m in self.members_]
         first = self.members_[0]
@@ -368,10 +368,7 @@ class DensityOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _view_matrix(self, X):
         """The views of ``X``, averaged over the members."""
-        views = self._member_views(self.members_[0], X)
-        for member in self.members_[1:]:
-            views += self._member_views(member, X)
-        return views / len(self.members_) if len(self.members_) > 1 else views
+        return np.mean([self._member_views(member, X) for member in self.members_], axis=0)
 
     def _member_views(self, member, X):
         estimator = member.estimator
